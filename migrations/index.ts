@@ -1,0 +1,9 @@
+import { Initial1795675882660 } from './1795675882660-Initial';
+
+/**
+ * Every migration, in order. Listed explicitly (not globbed) so the service, the tests and
+ * the TypeORM CLI load the same classes whether running from TypeScript or compiled output.
+ * A landed migration is never edited: add a new one.
+ */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+export const MIGRATIONS: Function[] = [Initial1795675882660];

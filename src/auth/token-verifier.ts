@@ -1,0 +1,106 @@
+import {
+  SignJWT,
+  createRemoteJWKSet,
+  errors as joseErrors,
+  jwtVerify,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from 'jose';
+import { DomainError } from '../errors';
+import { ROLES, type Caller, type Role } from './caller';
+
+export interface TokenVerifierOptions {
+  secret?: string | undefined;
+  jwksUrl?: string | undefined;
+  issuer?: string | undefined;
+  audience?: string | undefined;
+}
+
+/** Longest bearer token accepted; anything longer is refused before parsing. */
+const MAX_TOKEN_LENGTH = 8192;
+const MAX_SUBJECT_LENGTH = 255;
+
+function unauthenticated(message: string): DomainError {
+  return new DomainError('UNAUTHENTICATED', message);
+}
+
+/**
+ * Verifies the app's JWTs: HS256 with a shared secret, or any asymmetric algorithm of a JWKS.
+ * Only those algorithms are accepted, so a token cannot pick `none` or switch HS/RS.
+ */
+export class TokenVerifier {
+  private readonly key: Uint8Array | JWTVerifyGetKey;
+  private readonly algorithms: string[];
+
+  constructor(private readonly options: TokenVerifierOptions) {
+    if (options.jwksUrl) {
+      this.key = createRemoteJWKSet(new URL(options.jwksUrl), { timeoutDuration: 5000 });
+      this.algorithms = ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'];
+    } else if (options.secret) {
+      this.key = new TextEncoder().encode(options.secret);
+      this.algorithms = ['HS256'];
+    } else {
+      throw new Error('TokenVerifier needs a secret or a JWKS URL');
+    }
+  }
+
+  /** Reads `Authorization: Bearer <token>`; no header means an anonymous caller. */
+  async callerFromHeader(header: string | undefined): Promise<Caller> {
+    if (header === undefined || header === '') return { kind: 'anonymous' };
+    const match = /^Bearer ([A-Za-z0-9\-_.]+)$/i.exec(header.trim());
+    if (!match?.[1]) throw unauthenticated('Authorization header must be "Bearer <token>"');
+    return this.verify(match[1]);
+  }
+
+  async verify(token: string): Promise<Caller> {
+    if (token.length > MAX_TOKEN_LENGTH) throw unauthenticated('Token too long');
+    let payload: JWTPayload;
+    try {
+      const result = await jwtVerify(token, this.key as Uint8Array, {
+        algorithms: this.algorithms,
+        ...(this.options.issuer ? { issuer: this.options.issuer } : {}),
+        ...(this.options.audience ? { audience: this.options.audience } : {}),
+        clockTolerance: 5,
+      });
+      payload = result.payload;
+    } catch (error) {
+      if (error instanceof joseErrors.JWTExpired) throw unauthenticated('Token expired');
+      if (error instanceof joseErrors.JOSEError) throw unauthenticated('Invalid token');
+      throw error;
+    }
+    const subject = payload.sub;
+    if (typeof subject !== 'string' || subject.length === 0) {
+      throw unauthenticated('Token has no subject');
+    }
+    if (subject.length > MAX_SUBJECT_LENGTH) throw unauthenticated('Token subject too long');
+    const claimed = payload['role'] ?? 'user';
+    if (typeof claimed !== 'string' || !(ROLES as readonly string[]).includes(claimed)) {
+      throw unauthenticated('Token role must be user, service or admin');
+    }
+    return {
+      kind: 'authenticated',
+      subject,
+      role: claimed as Role,
+      tokenExpiresAt: payload.exp,
+    };
+  }
+}
+
+/** Signs an HS256 token: for development tokens and tests, never used by the service. */
+export async function signToken(options: {
+  secret: string;
+  subject: string;
+  role?: Role;
+  expiresIn?: string | number;
+  issuer?: string;
+  audience?: string;
+}): Promise<string> {
+  let jwt = new SignJWT({ role: options.role ?? 'user' })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(options.subject)
+    .setIssuedAt()
+    .setExpirationTime(options.expiresIn ?? '1h');
+  if (options.issuer) jwt = jwt.setIssuer(options.issuer);
+  if (options.audience) jwt = jwt.setAudience(options.audience);
+  return jwt.sign(new TextEncoder().encode(options.secret));
+}

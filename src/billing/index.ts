@@ -1,0 +1,1 @@
+export { BillingQueries, type OrderPage } from './orders';

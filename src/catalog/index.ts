@@ -1,0 +1,8 @@
+export {
+  PRODUCTS,
+  listProducts,
+  findProduct,
+  assertValidCatalog,
+  type Product,
+  type BillingInterval,
+} from './products';

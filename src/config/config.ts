@@ -1,0 +1,271 @@
+import { z } from 'zod';
+
+/**
+ * Development-only secrets. They let `npm start` work on a bare machine, and are refused
+ * outright when NODE_ENV=production (see `loadConfig`).
+ */
+export const DEV_JWT_SECRET = 'tally-development-jwt-secret-do-not-use-in-production';
+export const DEV_MOCK_WEBHOOK_SECRET = 'tally-development-mock-webhook-secret';
+const DEV_SECRETS = new Set([DEV_JWT_SECRET, DEV_MOCK_WEBHOOK_SECRET]);
+
+export type PaymentProviderName = 'mock' | 'paddle';
+export type PaymentEnv = 'production' | 'test';
+
+export interface PaddleKeys {
+  apiKey: string;
+  webhookSecret: string;
+}
+
+export interface AppConfig {
+  nodeEnv: 'production' | 'development' | 'test';
+  isProduction: boolean;
+  port: number;
+  host: string;
+  publicUrl: string;
+  /** Unset: an embedded PostgreSQL is started in `embeddedDataDir`. */
+  databaseUrl: string | undefined;
+  embeddedDataDir: string | undefined;
+  runMigrations: boolean;
+  redisUrl: string | undefined;
+  jwt: {
+    secret: string | undefined;
+    jwksUrl: string | undefined;
+    issuer: string | undefined;
+    audience: string | undefined;
+    /** True when the development secret is in use (never in production). */
+    usingDevSecret: boolean;
+  };
+  paymentProvider: PaymentProviderName;
+  paymentEnv: PaymentEnv;
+  mockWebhookSecret: string;
+  paddle: PaddleKeys | undefined;
+  successUrl: string;
+  cancelUrl: string;
+  rateLimits: { checkoutPerMinute: number; callbackPerMinute: number };
+  corsOrigins: string[];
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Bounds on GraphQL documents. */
+  graphql: { maxDepth: number; maxCost: number };
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+
+const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
+
+const httpUrl = z.preprocess(
+  emptyToUndefined,
+  z
+    .string()
+    .refine((v) => /^https?:\/\/[^\s/]+/.test(v) && URL.canParse(v), 'must be an http(s) URL')
+    .optional(),
+);
+
+// zod's .url() refuses socket-style strings (postgres://u@/db?host=/run/postgresql), so a
+// connection string is only checked for its scheme.
+const postgresUrl = z.preprocess(
+  emptyToUndefined,
+  z
+    .string()
+    .refine(
+      (v) => /^postgres(ql)?:\/\//.test(v),
+      'must be a postgres:// or postgresql:// connection string',
+    )
+    .optional(),
+);
+
+const redisUrl = z.preprocess(
+  emptyToUndefined,
+  z
+    .string()
+    .refine((v) => /^rediss?:\/\//.test(v), 'must be a redis:// or rediss:// URL')
+    .optional(),
+);
+
+const intInRange = (min: number, max: number) =>
+  z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .regex(/^\d+$/, `must be an integer between ${min} and ${max}`)
+      .transform(Number)
+      .refine((n) => n >= min && n <= max, `must be an integer between ${min} and ${max}`)
+      .optional(),
+  );
+
+const bool = z.preprocess(
+  emptyToUndefined,
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+    .transform((v) => v === 'true' || v === '1' || v === 'yes')
+    .optional(),
+);
+
+const envSchema = z.object({
+  NODE_ENV: z.preprocess(
+    emptyToUndefined,
+    z
+      .enum(['production', 'development', 'test'], {
+        message: 'must be production, development or test',
+      })
+      .optional(),
+  ),
+  PORT: intInRange(0, 65535),
+  HOST: optionalString,
+  PUBLIC_URL: httpUrl,
+  DATABASE_URL: postgresUrl,
+  EMBEDDED_PG_DATA_DIR: optionalString,
+  RUN_MIGRATIONS: bool,
+  REDIS_URL: redisUrl,
+  JWT_SECRET: z.preprocess(
+    emptyToUndefined,
+    z.string().min(32, 'must be at least 32 characters').optional(),
+  ),
+  JWT_JWKS_URL: httpUrl,
+  JWT_ISSUER: optionalString,
+  JWT_AUDIENCE: optionalString,
+  PAYMENT_PROVIDER: z.preprocess(
+    emptyToUndefined,
+    z.enum(['mock', 'paddle'], { message: 'must be mock or paddle' }).optional(),
+  ),
+  PAYMENT_ENV: z.preprocess(
+    emptyToUndefined,
+    z.enum(['production', 'test'], { message: 'must be production or test' }).optional(),
+  ),
+  MOCK_WEBHOOK_SECRET: z.preprocess(
+    emptyToUndefined,
+    z.string().min(16, 'must be at least 16 characters').optional(),
+  ),
+  PADDLE_TEST_API_KEY: optionalString,
+  PADDLE_TEST_WEBHOOK_SECRET: optionalString,
+  PADDLE_PROD_API_KEY: optionalString,
+  PADDLE_PROD_WEBHOOK_SECRET: optionalString,
+  SUCCESS_URL: httpUrl,
+  CANCEL_URL: httpUrl,
+  RATE_LIMIT_CHECKOUT_PER_MINUTE: intInRange(1, 100_000),
+  RATE_LIMIT_CALLBACK_PER_MINUTE: intInRange(1, 1_000_000),
+  CORS_ORIGINS: optionalString,
+  LOG_LEVEL: z.preprocess(
+    emptyToUndefined,
+    z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+        message: 'must be one of fatal, error, warn, info, debug, trace, silent',
+      })
+      .optional(),
+  ),
+  GRAPHQL_MAX_DEPTH: intInRange(2, 50),
+  GRAPHQL_MAX_COST: intInRange(10, 100_000),
+  SHUTDOWN_TIMEOUT_MS: intInRange(100, 60_000),
+});
+
+/**
+ * Parses and validates the environment once. Every problem is collected, so one start
+ * attempt names every missing or malformed variable. Secrets never appear in the message.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  // Each variable is parsed on its own, so malformed ones and missing ones are all reported
+  // together instead of one failure hiding the next.
+  const problems: string[] = [];
+  const values: Record<string, unknown> = {};
+  for (const [name, schema] of Object.entries(envSchema.shape)) {
+    const result = (schema as z.ZodType).safeParse(env[name]);
+    if (result.success) values[name] = result.data;
+    else problems.push(`${name} ${result.error.issues[0]?.message ?? 'is invalid'}`);
+  }
+  const e = values as z.infer<typeof envSchema>;
+  const nodeEnv = e.NODE_ENV ?? 'development';
+  const isProduction = nodeEnv === 'production';
+  const port = e.PORT ?? 4000;
+  const publicUrl = (e.PUBLIC_URL ?? `http://localhost:${port}`).replace(/\/+$/, '');
+  const paymentProvider = e.PAYMENT_PROVIDER ?? 'mock';
+  const paymentEnv = e.PAYMENT_ENV ?? 'test';
+
+  if (isProduction) {
+    if (!e.DATABASE_URL) problems.push('DATABASE_URL is required in production');
+    if (!e.PUBLIC_URL) problems.push('PUBLIC_URL is required in production');
+    if (!e.JWT_SECRET && !e.JWT_JWKS_URL) {
+      problems.push('JWT_SECRET or JWT_JWKS_URL is required in production');
+    }
+    if (paymentProvider === 'mock') {
+      problems.push('PAYMENT_PROVIDER=mock is refused in production: set PAYMENT_PROVIDER=paddle');
+    }
+  }
+  if (e.JWT_SECRET && e.JWT_JWKS_URL) {
+    problems.push('JWT_SECRET and JWT_JWKS_URL are exclusive: set only one');
+  }
+  for (const name of ['JWT_SECRET', 'MOCK_WEBHOOK_SECRET'] as const) {
+    const value = e[name];
+    if (value && DEV_SECRETS.has(value) && isProduction) {
+      problems.push(`${name} is a development secret and is refused in production`);
+    }
+  }
+
+  let paddle: PaddleKeys | undefined;
+  if (paymentProvider === 'paddle') {
+    const prefix = paymentEnv === 'production' ? 'PADDLE_PROD' : 'PADDLE_TEST';
+    const apiKey = e[`${prefix}_API_KEY`];
+    const webhookSecret = e[`${prefix}_WEBHOOK_SECRET`];
+    if (!apiKey) problems.push(`${prefix}_API_KEY is required when PAYMENT_PROVIDER=paddle`);
+    if (!webhookSecret) {
+      problems.push(`${prefix}_WEBHOOK_SECRET is required when PAYMENT_PROVIDER=paddle`);
+    }
+    if (apiKey && webhookSecret) paddle = { apiKey, webhookSecret };
+  }
+
+  const corsOrigins = (e.CORS_ORIGINS ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
+  for (const origin of corsOrigins) {
+    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
+      problems.push(
+        `CORS_ORIGINS entry "${origin}" must be an origin like https://app.example.com`,
+      );
+    } else if (origin === '*' && isProduction) {
+      problems.push('CORS_ORIGINS=* is refused in production: list the origins');
+    }
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const usingDevSecret = !e.JWT_SECRET && !e.JWT_JWKS_URL;
+  return {
+    nodeEnv,
+    isProduction,
+    port,
+    host: e.HOST ?? '0.0.0.0',
+    publicUrl,
+    databaseUrl: e.DATABASE_URL,
+    embeddedDataDir: e.EMBEDDED_PG_DATA_DIR,
+    runMigrations: e.RUN_MIGRATIONS ?? true,
+    redisUrl: e.REDIS_URL,
+    jwt: {
+      secret: e.JWT_JWKS_URL ? undefined : (e.JWT_SECRET ?? DEV_JWT_SECRET),
+      jwksUrl: e.JWT_JWKS_URL,
+      issuer: e.JWT_ISSUER,
+      audience: e.JWT_AUDIENCE,
+      usingDevSecret,
+    },
+    paymentProvider,
+    paymentEnv,
+    mockWebhookSecret: e.MOCK_WEBHOOK_SECRET ?? DEV_MOCK_WEBHOOK_SECRET,
+    paddle,
+    successUrl: e.SUCCESS_URL ?? `${publicUrl}/checkout/success`,
+    cancelUrl: e.CANCEL_URL ?? `${publicUrl}/checkout/cancel`,
+    rateLimits: {
+      checkoutPerMinute: e.RATE_LIMIT_CHECKOUT_PER_MINUTE ?? 10,
+      callbackPerMinute: e.RATE_LIMIT_CALLBACK_PER_MINUTE ?? 100,
+    },
+    corsOrigins,
+    logLevel: e.LOG_LEVEL ?? (nodeEnv === 'test' ? 'silent' : 'info'),
+    graphql: { maxDepth: e.GRAPHQL_MAX_DEPTH ?? 12, maxCost: e.GRAPHQL_MAX_COST ?? 2000 },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS ?? 8000,
+  };
+}

@@ -1,0 +1,11 @@
+export {
+  loadConfig,
+  ConfigError,
+  DEV_JWT_SECRET,
+  DEV_MOCK_WEBHOOK_SECRET,
+  type AppConfig,
+  type PaymentEnv,
+  type PaymentProviderName,
+  type PaddleKeys,
+} from './config';
+export { maskSecret, maskUrl } from './mask';

@@ -1,0 +1,39 @@
+import 'reflect-metadata';
+import { DataSource } from 'typeorm';
+import { ENTITIES } from '../entities';
+import { MIGRATIONS } from '../../migrations';
+
+export interface DataSourceOptions {
+  url: string;
+  /** Pool size; the ledger's throughput depends on it (see bench/). */
+  poolSize?: number;
+  applicationName?: string;
+}
+
+/**
+ * The one DataSource definition, shared by the service, the tests and the TypeORM CLI
+ * (ormconfig.ts), so all three see the same entities and migrations.
+ */
+export function createDataSource(options: DataSourceOptions): DataSource {
+  return new DataSource({
+    type: 'postgres',
+    url: options.url,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'typeorm_migrations',
+    migrationsTransactionMode: 'each',
+    synchronize: false,
+    // gen_random_uuid() is built into PostgreSQL 13+: no extension to install.
+    uuidExtension: 'pgcrypto',
+    installExtensions: false,
+    logging: false,
+    applicationName: options.applicationName ?? 'tally',
+    extra: {
+      max: options.poolSize ?? 20,
+      // A statement that runs away must not hold a pool connection forever.
+      statement_timeout: 30_000,
+      idle_in_transaction_session_timeout: 60_000,
+      connectionTimeoutMillis: 10_000,
+    },
+  });
+}

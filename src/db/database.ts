@@ -1,0 +1,61 @@
+import type { DataSource } from 'typeorm';
+import type { AppConfig } from '../config';
+import { maskUrl } from '../config';
+import type { Logger } from '../observability';
+import { createDataSource } from './data-source';
+import { resolveDataDir, startEmbeddedPostgres, type EmbeddedPostgres } from './embedded';
+
+export interface Database {
+  dataSource: DataSource;
+  /** The embedded cluster, when no DATABASE_URL was given. */
+  embedded: EmbeddedPostgres | undefined;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to DATABASE_URL, or starts the embedded PostgreSQL when it is unset, then runs
+ * pending migrations unless RUN_MIGRATIONS=false.
+ */
+export async function openDatabase(
+  config: Pick<AppConfig, 'databaseUrl' | 'embeddedDataDir' | 'runMigrations'>,
+  logger: Logger,
+  options: { poolSize?: number } = {},
+): Promise<Database> {
+  let embedded: EmbeddedPostgres | undefined;
+  let url = config.databaseUrl;
+  if (!url) {
+    const dataDir = resolveDataDir(config.embeddedDataDir, logger);
+    embedded = await startEmbeddedPostgres({ dataDir, logger });
+    url = embedded.url;
+    logger.info({ dataDir }, 'embedded PostgreSQL started');
+  }
+  const dataSource = createDataSource({
+    url,
+    ...(options.poolSize ? { poolSize: options.poolSize } : {}),
+  });
+  try {
+    await dataSource.initialize();
+    if (config.runMigrations) {
+      const applied = await dataSource.runMigrations({ transaction: 'each' });
+      if (applied.length > 0) {
+        logger.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
+      }
+    }
+  } catch (error) {
+    logger.error({ database: maskUrl(url), err: error }, 'database start failed');
+    if (dataSource.isInitialized) await dataSource.destroy();
+    await embedded?.stop();
+    throw error;
+  }
+  let closed = false;
+  return {
+    dataSource,
+    embedded,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await dataSource.destroy();
+      await embedded?.stop();
+    },
+  };
+}

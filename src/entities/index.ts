@@ -1,0 +1,26 @@
+import { CreditTransaction } from './credit-transaction.entity';
+import { IdempotencyKey } from './idempotency-key.entity';
+import { Order } from './order.entity';
+import { Subscription } from './subscription.entity';
+import { UserProfile } from './user-profile.entity';
+import { WebhookEvent } from './webhook-event.entity';
+
+export { CreditTransaction, IdempotencyKey, Order, Subscription, UserProfile, WebhookEvent };
+export {
+  CREDIT_TRANSACTION_TYPES,
+  MAX_DESCRIPTION_LENGTH,
+  type CreditTransactionType,
+} from './credit-transaction.entity';
+export { ORDER_STATUSES, PRODUCT_KINDS, type OrderStatus, type ProductKind } from './order.entity';
+export { SUBSCRIPTION_STATUSES, type SubscriptionStatus } from './subscription.entity';
+export { WEBHOOK_EVENT_STATUSES, type WebhookEventStatus } from './webhook-event.entity';
+
+/** Every entity, for the DataSource. */
+export const ENTITIES = [
+  UserProfile,
+  Order,
+  Subscription,
+  CreditTransaction,
+  WebhookEvent,
+  IdempotencyKey,
+];

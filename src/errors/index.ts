@@ -1,0 +1,7 @@
+export {
+  DomainError,
+  isDomainError,
+  ERROR_CODES,
+  type ErrorCode,
+  type DomainErrorOptions,
+} from './domain-error';

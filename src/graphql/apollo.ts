@@ -1,0 +1,72 @@
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { expressMiddleware } from '@as-integrations/express5';
+import type { RequestHandler } from 'express';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
+import type { Server } from 'node:http';
+import type { TokenVerifier } from '../auth';
+import { isDomainError } from '../errors';
+import type { Logger, Metrics } from '../observability';
+import type { GraphQLContext, GraphQLServices } from './context';
+import { createFormatError, domainErrorToGraphQL } from './errors';
+import { costLimitPlugin, depthLimitRule } from './limits';
+
+export interface GraphQLHttpOptions {
+  schema: GraphQLSchema;
+  httpServer: Server;
+  services: GraphQLServices;
+  verifier: TokenVerifier;
+  logger: Logger;
+  metrics: Metrics;
+  limits: { maxDepth: number; maxCost: number };
+  /** Extra Apollo plugins (e.g. draining the WebSocket server on stop). */
+  plugins?: ConstructorParameters<typeof ApolloServer>[0]['plugins'];
+}
+
+export interface GraphQLHttp {
+  apollo: ApolloServer<GraphQLContext>;
+  middleware: RequestHandler;
+}
+
+/** Apollo Server over HTTP: limits, CSRF prevention, error masking, the caller in context. */
+export async function createGraphQLHttp(options: GraphQLHttpOptions): Promise<GraphQLHttp> {
+  const { schema, httpServer, services, verifier, logger, metrics, limits } = options;
+  const apollo = new ApolloServer<GraphQLContext>({
+    schema,
+    validationRules: [depthLimitRule(limits.maxDepth)],
+    // Stack traces are never sent, whatever NODE_ENV says: errors are logged instead.
+    includeStacktraceInErrorResponses: false,
+    formatError: createFormatError(logger, (code) => metrics.graphqlErrors.inc({ code })),
+    csrfPrevention: true,
+    introspection: true,
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      ApolloServerPluginLandingPageDisabled(),
+      costLimitPlugin(limits.maxCost),
+      ...(options.plugins ?? []),
+    ],
+    logger: {
+      debug: (m) => logger.debug(m),
+      info: (m) => logger.info(m),
+      warn: (m) => logger.warn(m),
+      error: (m) => logger.error(m),
+    },
+  });
+  await apollo.start();
+  const middleware = expressMiddleware(apollo, {
+    context: async ({ req }) => {
+      try {
+        const caller = await verifier.callerFromHeader(req.headers.authorization);
+        return { caller, services, logger };
+      } catch (error) {
+        if (isDomainError(error)) throw domainErrorToGraphQL(error);
+        logger.error({ err: error }, 'token verification failed unexpectedly');
+        throw new GraphQLError('Internal server error', {
+          extensions: { code: 'INTERNAL_SERVER_ERROR', http: { status: 500 } },
+        });
+      }
+    },
+  });
+  return { apollo, middleware };
+}

@@ -1,0 +1,43 @@
+import type { Caller, Role } from '../auth';
+import type { BillingQueries } from '../billing';
+import { DomainError } from '../errors';
+import type { ProfileService } from '../ledger';
+import type { Logger } from '../observability';
+
+/** What resolvers may call: billing and ledger use cases, nothing lower. */
+export interface GraphQLServices {
+  profiles: ProfileService;
+  billing: BillingQueries;
+}
+
+export interface GraphQLContext {
+  caller: Caller;
+  services: GraphQLServices;
+  logger: Logger;
+}
+
+export type AuthenticatedCaller = Extract<Caller, { kind: 'authenticated' }>;
+
+export function requireAuthenticated(ctx: GraphQLContext): AuthenticatedCaller {
+  if (ctx.caller.kind !== 'authenticated') {
+    throw new DomainError('UNAUTHENTICATED', 'Authentication required');
+  }
+  return ctx.caller;
+}
+
+/** Requires one of `roles`: no token is UNAUTHENTICATED, another role is FORBIDDEN. */
+export function requireRole(ctx: GraphQLContext, ...roles: Role[]): AuthenticatedCaller {
+  const caller = requireAuthenticated(ctx);
+  if (!roles.includes(caller.role)) {
+    throw new DomainError('FORBIDDEN', `Requires a ${roles.join(' or ')} token`);
+  }
+  return caller;
+}
+
+/**
+ * A caller acting as an end user: a user token (or an admin's own). The app's backend
+ * (`service`) acts on users by id, never as one.
+ */
+export function requireEndUser(ctx: GraphQLContext): AuthenticatedCaller {
+  return requireRole(ctx, 'user', 'admin');
+}

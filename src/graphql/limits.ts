@@ -1,0 +1,179 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import {
+  GraphQLError,
+  Kind,
+  getIntrospectionQuery,
+  parse,
+  type ASTVisitor,
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  type GraphQLSchema,
+  type SelectionSetNode,
+  type ValidationContext,
+} from 'graphql';
+import {
+  fieldExtensionsEstimator,
+  getComplexity,
+  simpleEstimator,
+  type ComplexityEstimator,
+} from 'graphql-query-complexity';
+
+interface Depths {
+  /** Deepest path through the API's own fields. */
+  data: number;
+  /** Deepest path that enters an introspection field (`__schema`, `__type`). */
+  introspection: number;
+}
+
+function selectionDepths(
+  selectionSet: SelectionSetNode,
+  fragments: Map<string, FragmentDefinitionNode>,
+  inIntrospection: boolean,
+  visiting: Set<string>,
+): Depths {
+  const result: Depths = { data: 0, introspection: 0 };
+  for (const selection of selectionSet.selections) {
+    let child: Depths | undefined;
+    if (selection.kind === Kind.FIELD) {
+      const name = selection.name.value;
+      if (name === '__typename') continue;
+      const entering = inIntrospection || name === '__schema' || name === '__type';
+      const inner = selection.selectionSet
+        ? selectionDepths(selection.selectionSet, fragments, entering, visiting)
+        : { data: 0, introspection: 0 };
+      child = entering
+        ? { data: 0, introspection: 1 + Math.max(inner.introspection, inner.data) }
+        : {
+            data: 1 + inner.data,
+            introspection: inner.introspection ? 1 + inner.introspection : 0,
+          };
+    } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+      child = selectionDepths(selection.selectionSet, fragments, inIntrospection, visiting);
+    } else {
+      const name = selection.name.value;
+      const fragment = fragments.get(name);
+      // A cycle is reported by graphql's own NoFragmentCycles rule; just stop here.
+      if (!fragment || visiting.has(name)) continue;
+      visiting.add(name);
+      child = selectionDepths(fragment.selectionSet, fragments, inIntrospection, visiting);
+      visiting.delete(name);
+    }
+    result.data = Math.max(result.data, child.data);
+    result.introspection = Math.max(result.introspection, child.introspection);
+  }
+  return result;
+}
+
+export function documentDepths(document: DocumentNode): Depths {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) {
+      fragments.set(definition.name.value, definition);
+    }
+  }
+  const result: Depths = { data: 0, introspection: 0 };
+  for (const definition of document.definitions) {
+    if (definition.kind !== Kind.OPERATION_DEFINITION) continue;
+    const depths = selectionDepths(definition.selectionSet, fragments, false, new Set());
+    result.data = Math.max(result.data, depths.data);
+    result.introspection = Math.max(result.introspection, depths.introspection);
+  }
+  return result;
+}
+
+/**
+ * The deepest introspection a client legitimately sends: the full query of graphql-js with
+ * every option, which is what GraphiQL and codegen use. Deeper introspection is only ever
+ * an attack (nested `ofType`/`fields` cycles), so it is refused.
+ */
+export const MAX_INTROSPECTION_DEPTH = documentDepths(
+  parse(
+    getIntrospectionQuery({
+      descriptions: true,
+      specifiedByUrl: true,
+      directiveIsRepeatable: true,
+      schemaDescription: true,
+      inputValueDeprecation: true,
+      oneOf: true,
+    }),
+  ),
+).introspection;
+
+/** A validation rule bounding the depth of data fields and of introspection separately. */
+export function depthLimitRule(maxDepth: number) {
+  return (context: ValidationContext): ASTVisitor => ({
+    Document(node) {
+      const depths = documentDepths(node);
+      if (depths.data > maxDepth) {
+        context.reportError(
+          new GraphQLError(
+            `Query is too deep: depth ${depths.data} exceeds the limit of ${maxDepth}`,
+          ),
+        );
+      }
+      if (depths.introspection > MAX_INTROSPECTION_DEPTH) {
+        context.reportError(
+          new GraphQLError(
+            `Introspection is too deep: depth ${depths.introspection} exceeds the limit of ${MAX_INTROSPECTION_DEPTH}`,
+          ),
+        );
+      }
+    },
+  });
+}
+
+/** Connections cost their page size times their items: `first: 100` is 100 nodes. */
+const connectionEstimator: ComplexityEstimator = ({ args, childComplexity }) => {
+  const first = args['first'];
+  return typeof first === 'number' && first > 0 ? 1 + childComplexity * first : undefined;
+};
+
+/** Introspection is bounded by depth instead: its cost would block the playground. */
+const introspectionEstimator: ComplexityEstimator = ({ field }) =>
+  field.name.startsWith('__') ? 0 : undefined;
+
+export function queryCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown>,
+  operationName?: string,
+): number {
+  return getComplexity({
+    schema,
+    query: document,
+    variables,
+    ...(operationName ? { operationName } : {}),
+    estimators: [
+      introspectionEstimator,
+      fieldExtensionsEstimator(),
+      connectionEstimator,
+      simpleEstimator({ defaultComplexity: 1 }),
+    ],
+  });
+}
+
+/** Refuses an operation whose estimated cost exceeds `maxCost`, before it executes. */
+export function costLimitPlugin(maxCost: number): ApolloServerPlugin {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ request, document, schema }) {
+          const cost = queryCost(
+            schema,
+            document,
+            request.variables ?? {},
+            request.operationName ?? undefined,
+          );
+          if (cost > maxCost) {
+            throw new GraphQLError(
+              `Query is too expensive: cost ${cost} exceeds the limit of ${maxCost}`,
+              {
+                extensions: { code: 'BAD_USER_INPUT', http: { status: 400 }, cost, maxCost },
+              },
+            );
+          }
+        },
+      };
+    },
+  };
+}

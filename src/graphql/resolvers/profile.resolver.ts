@@ -1,0 +1,99 @@
+import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLContext } from '../context';
+import { requireEndUser, requireRole } from '../context';
+import { decodeIdCursor, decodeSeqCursor, encodeIdCursor, encodeSeqCursor } from '../cursors';
+import {
+  CreditTransactionConnection,
+  CreditTransactionType,
+} from '../types/credit-transaction.type';
+import { OrderConnection, OrderType } from '../types/order.type';
+import { BillingSubscriptionType } from '../types/subscription.type';
+import { UserProfileType } from '../types/user-profile.type';
+
+@Resolver(() => UserProfileType)
+export class ProfileResolver {
+  @Query(() => UserProfileType, {
+    description: "The caller's profile, created on first use. User token.",
+  })
+  async me(@Ctx() ctx: GraphQLContext): Promise<UserProfileType> {
+    const caller = requireEndUser(ctx);
+    const profile = await ctx.services.profiles.getOrCreateProfile(caller.subject);
+    return UserProfileType.from(profile);
+  }
+
+  @Query(() => UserProfileType, {
+    nullable: true,
+    description: "Any user's profile. Service or admin token.",
+  })
+  async userProfile(
+    @Arg('id', () => ID) id: string,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<UserProfileType | null> {
+    requireRole(ctx, 'service', 'admin');
+    const profile = await ctx.services.profiles.findProfile(id);
+    return profile ? UserProfileType.from(profile) : null;
+  }
+
+  // The fields below are reached only through a profile the caller was allowed to load
+  // (their own, or any for service/admin), so they scope by the parent's id.
+
+  @FieldResolver(() => String, {
+    description: "'free', or the product id of the active subscription.",
+  })
+  plan(@Root() profile: UserProfileType, @Ctx() ctx: GraphQLContext): Promise<string> {
+    return ctx.services.billing.planOf(profile.id);
+  }
+
+  @FieldResolver(() => BillingSubscriptionType, { nullable: true })
+  async subscription(
+    @Root() profile: UserProfileType,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<BillingSubscriptionType | null> {
+    const subscription = await ctx.services.billing.currentSubscription(profile.id);
+    return subscription ? BillingSubscriptionType.from(subscription) : null;
+  }
+
+  @FieldResolver(() => OrderConnection, { description: 'Newest first.' })
+  async orders(
+    @Root() profile: UserProfileType,
+    @Ctx() ctx: GraphQLContext,
+    @Arg('first', () => Int, { defaultValue: 20 }) first: number,
+    @Arg('after', () => String, { nullable: true }) after?: string | null,
+  ): Promise<OrderConnection> {
+    const page = await ctx.services.billing.listOrders({
+      userId: profile.id,
+      first,
+      afterOrderId: after ? decodeIdCursor(after) : undefined,
+    });
+    const edges = page.orders.map((order) => ({
+      cursor: encodeIdCursor(order.id),
+      node: OrderType.from(order),
+    }));
+    return {
+      edges,
+      pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null },
+    };
+  }
+
+  @FieldResolver(() => CreditTransactionConnection, { description: 'Newest first.' })
+  async creditTransactions(
+    @Root() profile: UserProfileType,
+    @Ctx() ctx: GraphQLContext,
+    @Arg('first', () => Int, { defaultValue: 20 }) first: number,
+    @Arg('after', () => String, { nullable: true }) after?: string | null,
+  ): Promise<CreditTransactionConnection> {
+    const page = await ctx.services.profiles.listTransactions({
+      userId: profile.id,
+      first,
+      afterSeq: after ? decodeSeqCursor(after) : undefined,
+    });
+    const edges = page.transactions.map((row) => ({
+      cursor: encodeSeqCursor(row.seq),
+      node: CreditTransactionType.from(row),
+    }));
+    return {
+      edges,
+      pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null },
+    };
+  }
+}

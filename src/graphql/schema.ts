@@ -1,0 +1,20 @@
+import 'reflect-metadata';
+import type { GraphQLSchema } from 'graphql';
+import { DateTimeResolver } from 'graphql-scalars';
+import { buildSchema } from 'type-graphql';
+import { errorMappingMiddleware } from './errors';
+import { CatalogResolver } from './resolvers/catalog.resolver';
+import { ProfileResolver } from './resolvers/profile.resolver';
+
+export const RESOLVERS = [CatalogResolver, ProfileResolver] as const;
+
+/** Builds the executable schema; schema/schema.graphql is this schema printed. */
+export async function buildTallySchema(): Promise<GraphQLSchema> {
+  return buildSchema({
+    resolvers: RESOLVERS,
+    scalarsMap: [{ type: Date, scalar: DateTimeResolver }],
+    globalMiddlewares: [errorMappingMiddleware()],
+    validate: { forbidUnknownValues: false },
+    emitSchemaFile: false,
+  });
+}

@@ -1,0 +1,83 @@
+import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
+import type { Logger, Metrics } from '../observability';
+import { corsMiddleware } from './cors';
+import { graphiqlHandler } from './graphiql';
+
+export interface HttpAppOptions {
+  logger: Logger;
+  metrics: Metrics;
+  corsOrigins: readonly string[];
+  graphql: RequestHandler;
+  /** Resolves true when the database answers. */
+  ready: () => Promise<boolean>;
+}
+
+/** Largest JSON body accepted on /graphql. */
+export const MAX_BODY_BYTES = 100 * 1024;
+
+function jsonError(code: string, message: string) {
+  return { errors: [{ message, extensions: { code } }] };
+}
+
+export function createHttpApp(options: HttpAppOptions): express.Express {
+  const { logger, metrics } = options;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+
+  app.use((req, res, next) => {
+    const stop = metrics.httpDuration.startTimer();
+    res.on('finish', () => {
+      const route = (req.route?.path as string | undefined) ?? req.baseUrl ?? 'unmatched';
+      metrics.httpRequests.inc({
+        method: req.method,
+        route: route || req.path,
+        status: res.statusCode,
+      });
+      stop({ method: req.method, route: route || req.path });
+    });
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.get('/readyz', async (_req, res) => {
+    const ready = await options.ready().catch(() => false);
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable' });
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  app.use(
+    '/graphql',
+    corsMiddleware(options.corsOrigins),
+    graphiqlHandler(),
+    express.json({ limit: MAX_BODY_BYTES, strict: true }),
+    options.graphql,
+  );
+
+  app.use((_req, res) => {
+    res.status(404).json(jsonError('NOT_FOUND', 'Not found'));
+  });
+
+  const onError: ErrorRequestHandler = (error, _req, res, _next) => {
+    const status = typeof error?.status === 'number' ? error.status : 500;
+    if (error?.type === 'entity.too.large') {
+      res.status(413).json(jsonError('BAD_USER_INPUT', `Body larger than ${MAX_BODY_BYTES} bytes`));
+    } else if (error?.type === 'entity.parse.failed') {
+      res.status(400).json(jsonError('BAD_USER_INPUT', 'Malformed JSON body'));
+    } else if (status >= 400 && status < 500) {
+      res.status(status).json(jsonError('BAD_USER_INPUT', 'Bad request'));
+    } else {
+      logger.error({ err: error }, 'unhandled error in an HTTP route');
+      res.status(500).json(jsonError('INTERNAL_SERVER_ERROR', 'Internal server error'));
+    }
+  };
+  app.use(onError);
+  return app;
+}

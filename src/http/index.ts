@@ -1,0 +1,2 @@
+export { createHttpApp, MAX_BODY_BYTES, type HttpAppOptions } from './app';
+export { originAllowed } from './cors';

@@ -1,0 +1,81 @@
+import 'reflect-metadata';
+import 'dotenv/config';
+import { signToken } from './auth';
+import { ConfigError, loadConfig, maskSecret } from './config';
+import { createLogger } from './observability';
+import { startTally } from './server';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel, {
+    pretty: !config.isProduction && process.stdout.isTTY,
+  });
+  logger.info(
+    {
+      nodeEnv: config.nodeEnv,
+      port: config.port,
+      database: config.databaseUrl ? 'DATABASE_URL' : 'embedded',
+      provider: config.paymentProvider,
+      paymentEnv: config.paymentEnv,
+      jwt: config.jwt.jwksUrl ? 'jwks' : `secret ${maskSecret(config.jwt.secret)}`,
+    },
+    'starting Tally',
+  );
+
+  const server = await startTally({ config, logger });
+  const playground = `${config.publicUrl}/graphql`;
+  logger.info({ url: server.url, playground }, 'Tally is listening');
+  if (config.jwt.usingDevSecret) {
+    const token = await signToken({
+      secret: config.jwt.secret!,
+      subject: 'dev-admin',
+      role: 'admin',
+      expiresIn: '12h',
+    });
+    process.stdout.write(
+      `\nPlayground: ${playground}\n` +
+        `Development admin token (12 h; more with \`npm run token -- --sub alice --role user\`):\n` +
+        `  Authorization: Bearer ${token}\n\n`,
+    );
+  }
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const timer = setTimeout(() => {
+      logger.error('shutdown timed out; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    timer.unref();
+    server.close().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `Tally failed to start: ${error instanceof Error ? error.stack : String(error)}\n`,
+  );
+  process.exit(1);
+});

@@ -1,0 +1,2 @@
+export { createLogger, silentLogger, type Logger } from './logger';
+export { Metrics } from './metrics';

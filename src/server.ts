@@ -1,0 +1,132 @@
+import 'reflect-metadata';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { DataSource } from 'typeorm';
+import { TokenVerifier } from './auth';
+import { BillingQueries } from './billing';
+import type { AppConfig } from './config';
+import { openDatabase, type Database } from './db';
+import { buildTallySchema, createGraphQLHttp, createGraphQLWs } from './graphql';
+import { createHttpApp, originAllowed } from './http';
+import { ProfileService } from './ledger';
+import { Metrics, silentLogger, type Logger } from './observability';
+
+export interface TallyServer {
+  /** Base URL the server listens on, e.g. http://127.0.0.1:4000. */
+  url: string;
+  port: number;
+  httpServer: Server;
+  dataSource: DataSource;
+  database: Database;
+  /** Finishes in-flight requests, closes sockets and the database. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  config: AppConfig;
+  logger?: Logger;
+  /** An already open database; otherwise one is opened from the config. */
+  database?: Database;
+}
+
+/** The composition root: builds every part from the config and starts listening. */
+export async function startTally(options: StartOptions): Promise<TallyServer> {
+  const { config } = options;
+  const logger = options.logger ?? silentLogger;
+  const database = options.database ?? (await openDatabase(config, logger));
+  const { dataSource } = database;
+
+  try {
+    const metrics = new Metrics({ collectDefaults: config.nodeEnv !== 'test' });
+    const verifier = new TokenVerifier({
+      secret: config.jwt.secret,
+      jwksUrl: config.jwt.jwksUrl,
+      issuer: config.jwt.issuer,
+      audience: config.jwt.audience,
+    });
+    const services = {
+      profiles: new ProfileService(dataSource),
+      billing: new BillingQueries(dataSource),
+    };
+    const schema = await buildTallySchema();
+    const httpServer = createServer();
+    httpServer.requestTimeout = 30_000;
+    httpServer.headersTimeout = 15_000;
+
+    const ws = createGraphQLWs({
+      schema,
+      httpServer,
+      path: '/graphql',
+      services,
+      verifier,
+      logger,
+      limits: config.graphql,
+      originAllowed: (origin, host) => originAllowed(origin, host, config.corsOrigins),
+    });
+    const graphql = await createGraphQLHttp({
+      schema,
+      httpServer,
+      services,
+      verifier,
+      logger,
+      metrics,
+      limits: config.graphql,
+      plugins: [
+        {
+          async serverWillStart() {
+            return {
+              async drainServer() {
+                await ws.dispose();
+              },
+            };
+          },
+        },
+      ],
+    });
+    const app = createHttpApp({
+      logger,
+      metrics,
+      corsOrigins: config.corsOrigins,
+      graphql: graphql.middleware,
+      ready: async () => {
+        await dataSource.query('SELECT 1');
+        return true;
+      },
+    });
+    httpServer.on('request', app);
+
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(config.port, config.host, () => {
+        httpServer.off('error', reject);
+        resolve();
+      });
+    });
+    const port = (httpServer.address() as AddressInfo).port;
+    const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+
+    let closing: Promise<void> | undefined;
+    return {
+      url: `http://${host}:${port}`,
+      port,
+      httpServer,
+      dataSource,
+      database,
+      close() {
+        closing ??= (async () => {
+          // Apollo's drain plugin stops accepting, waits for in-flight requests (closing idle
+          // keep-alive sockets), and our plugin above closes the WebSockets.
+          await graphql.apollo.stop();
+          if (httpServer.listening) {
+            await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+          }
+          await database.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    if (!options.database) await database.close();
+    throw error;
+  }
+}
