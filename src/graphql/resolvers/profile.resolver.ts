@@ -10,6 +10,8 @@ import { OrderConnection, OrderType } from '../types/order.type';
 import { BillingSubscriptionType } from '../types/subscription.type';
 import { UserProfileType } from '../types/user-profile.type';
 
+const DEFAULT_PAGE_SIZE = 20;
+
 @Resolver(() => UserProfileType)
 export class ProfileResolver {
   @Query(() => UserProfileType, {
@@ -57,12 +59,13 @@ export class ProfileResolver {
   async orders(
     @Root() profile: UserProfileType,
     @Ctx() ctx: GraphQLContext,
-    @Arg('first', () => Int, { defaultValue: 20 }) first: number,
+    @Arg('first', () => Int, { nullable: true, defaultValue: DEFAULT_PAGE_SIZE })
+    first: number | null,
     @Arg('after', () => String, { nullable: true }) after?: string | null,
   ): Promise<OrderConnection> {
     const page = await ctx.services.billing.listOrders({
       userId: profile.id,
-      first,
+      first: first ?? DEFAULT_PAGE_SIZE,
       afterOrderId: after ? decodeIdCursor(after) : undefined,
     });
     const edges = page.orders.map((order) => ({
@@ -79,12 +82,13 @@ export class ProfileResolver {
   async creditTransactions(
     @Root() profile: UserProfileType,
     @Ctx() ctx: GraphQLContext,
-    @Arg('first', () => Int, { defaultValue: 20 }) first: number,
+    @Arg('first', () => Int, { nullable: true, defaultValue: DEFAULT_PAGE_SIZE })
+    first: number | null,
     @Arg('after', () => String, { nullable: true }) after?: string | null,
   ): Promise<CreditTransactionConnection> {
     const page = await ctx.services.profiles.listTransactions({
       userId: profile.id,
-      first,
+      first: first ?? DEFAULT_PAGE_SIZE,
       afterSeq: after ? decodeSeqCursor(after) : undefined,
     });
     const edges = page.transactions.map((row) => ({
