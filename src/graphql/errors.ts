@@ -51,6 +51,14 @@ export function domainErrorToGraphQL(error: DomainError): GraphQLError {
   return new GraphQLError(error.message, { extensions });
 }
 
+/** A parse or validation error about the client's own document. */
+export function documentError(error: GraphQLError): GraphQLError {
+  return new GraphQLError(error.message, {
+    ...(error.nodes ? { nodes: error.nodes } : {}),
+    extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
+  });
+}
+
 export function maskedError(): GraphQLError {
   return new GraphQLError(MASKED_MESSAGE, {
     extensions: { code: 'INTERNAL_SERVER_ERROR', http: { status: 500 } },
@@ -101,7 +109,12 @@ export function createFormatError(logger: Logger, onCode?: (code: ErrorCode) => 
     const rawCode = String(formatted.extensions?.['code'] ?? '');
     let result: GraphQLFormattedError;
     if (KNOWN_CODES.has(rawCode)) {
-      const { stacktrace: _stack, exception: _exception, ...safe } = formatted.extensions ?? {};
+      const {
+        stacktrace: _stack,
+        exception: _exception,
+        http: _http,
+        ...safe
+      } = formatted.extensions ?? {};
       result = { ...formatted, extensions: safe };
     } else if (DOCUMENT_ERROR_CODES.has(rawCode)) {
       result = {

@@ -8,7 +8,7 @@ import type { Caller, TokenVerifier } from '../auth';
 import { isDomainError } from '../errors';
 import type { Logger } from '../observability';
 import type { GraphQLContext, GraphQLServices } from './context';
-import { createFormatError } from './errors';
+import { createFormatError, documentError } from './errors';
 import { depthLimitRule, queryCost } from './limits';
 
 export interface GraphQLWsOptions {
@@ -76,10 +76,12 @@ export function createGraphQLWs(options: GraphQLWsOptions): GraphQLWs {
         try {
           document = parse(payload.query);
         } catch (error) {
-          return [error instanceof GraphQLError ? error : new GraphQLError('Syntax error')];
+          return [
+            documentError(error instanceof GraphQLError ? error : new GraphQLError('Syntax error')),
+          ];
         }
         const errors = validate(schema, document, rules);
-        if (errors.length > 0) return errors;
+        if (errors.length > 0) return errors.map(documentError);
         const cost = queryCost(
           schema,
           document,
@@ -88,8 +90,10 @@ export function createGraphQLWs(options: GraphQLWsOptions): GraphQLWs {
         );
         if (cost > limits.maxCost) {
           return [
-            new GraphQLError(
-              `Query is too expensive: cost ${cost} exceeds the limit of ${limits.maxCost}`,
+            documentError(
+              new GraphQLError(
+                `Query is too expensive: cost ${cost} exceeds the limit of ${limits.maxCost}`,
+              ),
             ),
           ];
         }

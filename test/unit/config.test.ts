@@ -1,0 +1,185 @@
+import {
+  ConfigError,
+  DEV_JWT_SECRET,
+  DEV_MOCK_WEBHOOK_SECRET,
+  loadConfig,
+  maskSecret,
+  maskUrl,
+} from '../../src/config';
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  it('starts with no variables at all, on development defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      nodeEnv: 'development',
+      port: 4000,
+      publicUrl: 'http://localhost:4000',
+      databaseUrl: undefined,
+      runMigrations: true,
+      paymentProvider: 'mock',
+      paymentEnv: 'test',
+      mockWebhookSecret: DEV_MOCK_WEBHOOK_SECRET,
+      successUrl: 'http://localhost:4000/checkout/success',
+      rateLimits: { checkoutPerMinute: 10, callbackPerMinute: 100 },
+      corsOrigins: [],
+    });
+    expect(config.jwt).toMatchObject({ secret: DEV_JWT_SECRET, usingDevSecret: true });
+  });
+
+  it('reads every variable of the API table', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      PUBLIC_URL: 'https://billing.example.com/',
+      DATABASE_URL: 'postgres://tally@/tally?host=/var/run/postgresql',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      JWT_SECRET: 'x'.repeat(40),
+      PAYMENT_PROVIDER: 'paddle',
+      PAYMENT_ENV: 'production',
+      PADDLE_PROD_API_KEY: 'pdl_live_apikey_1234',
+      PADDLE_PROD_WEBHOOK_SECRET: 'pdl_ntfset_5678',
+      MOCK_WEBHOOK_SECRET: 'y'.repeat(20),
+      SUCCESS_URL: 'https://app.example.com/paid',
+      CANCEL_URL: 'https://app.example.com/cancelled',
+      RATE_LIMIT_CHECKOUT_PER_MINUTE: '3',
+      RATE_LIMIT_CALLBACK_PER_MINUTE: '500',
+      CORS_ORIGINS: 'https://app.example.com, https://admin.example.com',
+      RUN_MIGRATIONS: 'false',
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      publicUrl: 'https://billing.example.com',
+      databaseUrl: 'postgres://tally@/tally?host=/var/run/postgresql',
+      redisUrl: 'redis://127.0.0.1:6379',
+      paymentProvider: 'paddle',
+      paymentEnv: 'production',
+      paddle: { apiKey: 'pdl_live_apikey_1234', webhookSecret: 'pdl_ntfset_5678' },
+      successUrl: 'https://app.example.com/paid',
+      cancelUrl: 'https://app.example.com/cancelled',
+      rateLimits: { checkoutPerMinute: 3, callbackPerMinute: 500 },
+      corsOrigins: ['https://app.example.com', 'https://admin.example.com'],
+      runMigrations: false,
+    });
+  });
+
+  it('names every malformed variable in one error', () => {
+    const problems = problemsOf({
+      PORT: 'eighty',
+      DATABASE_URL: 'mysql://localhost/db',
+      REDIS_URL: 'localhost:6379',
+      PAYMENT_PROVIDER: 'stripe',
+      PAYMENT_ENV: 'staging',
+      JWT_SECRET: 'short',
+      PUBLIC_URL: 'not a url',
+      RATE_LIMIT_CHECKOUT_PER_MINUTE: '-1',
+      CORS_ORIGINS: 'app.example.com',
+    });
+    const named = problems.map((p) => p.split(' ')[0]);
+    expect(named).toEqual(
+      expect.arrayContaining([
+        'PORT',
+        'DATABASE_URL',
+        'REDIS_URL',
+        'PAYMENT_PROVIDER',
+        'PAYMENT_ENV',
+        'JWT_SECRET',
+        'PUBLIC_URL',
+        'RATE_LIMIT_CHECKOUT_PER_MINUTE',
+        'CORS_ORIGINS',
+      ]),
+    );
+    expect(problems).toContain('PORT must be an integer between 0 and 65535');
+    expect(problems).toContain('PAYMENT_PROVIDER must be mock or paddle');
+    expect(problems).toContain('JWT_SECRET must be at least 32 characters');
+  });
+
+  it('never prints a secret in its message', () => {
+    const secret = 'short-secret-value';
+    try {
+      loadConfig({ JWT_SECRET: secret, MOCK_WEBHOOK_SECRET: 'tiny' });
+      throw new Error('expected a ConfigError');
+    } catch (error) {
+      expect(String((error as Error).message)).not.toContain(secret);
+      expect(String((error as Error).message)).not.toContain('tiny');
+    }
+  });
+
+  describe('in production', () => {
+    it('names every missing variable, and accepts no development default', () => {
+      const problems = problemsOf({ NODE_ENV: 'production' });
+      expect(problems).toEqual(
+        expect.arrayContaining([
+          'DATABASE_URL is required in production',
+          'PUBLIC_URL is required in production',
+          'JWT_SECRET or JWT_JWKS_URL is required in production',
+          'PAYMENT_PROVIDER=mock is refused in production: set PAYMENT_PROVIDER=paddle',
+        ]),
+      );
+    });
+
+    it('refuses the development secrets even when set explicitly', () => {
+      const problems = problemsOf({
+        NODE_ENV: 'production',
+        DATABASE_URL: 'postgres://db/tally',
+        PUBLIC_URL: 'https://billing.example.com',
+        JWT_SECRET: DEV_JWT_SECRET,
+        MOCK_WEBHOOK_SECRET: DEV_MOCK_WEBHOOK_SECRET,
+        PAYMENT_PROVIDER: 'paddle',
+        PADDLE_TEST_API_KEY: 'k',
+        PADDLE_TEST_WEBHOOK_SECRET: 's',
+      });
+      expect(problems).toEqual([
+        'JWT_SECRET is a development secret and is refused in production',
+        'MOCK_WEBHOOK_SECRET is a development secret and is refused in production',
+      ]);
+    });
+
+    it('requires the key set of the chosen PAYMENT_ENV', () => {
+      const problems = problemsOf({
+        NODE_ENV: 'production',
+        DATABASE_URL: 'postgres://db/tally',
+        PUBLIC_URL: 'https://billing.example.com',
+        JWT_JWKS_URL: 'https://auth.example.com/.well-known/jwks.json',
+        PAYMENT_PROVIDER: 'paddle',
+        PAYMENT_ENV: 'production',
+        PADDLE_TEST_API_KEY: 'only-the-test-key',
+      });
+      expect(problems).toEqual([
+        'PADDLE_PROD_API_KEY is required when PAYMENT_PROVIDER=paddle',
+        'PADDLE_PROD_WEBHOOK_SECRET is required when PAYMENT_PROVIDER=paddle',
+      ]);
+    });
+
+    it('starts with a complete production configuration', () => {
+      const config = loadConfig({
+        NODE_ENV: 'production',
+        DATABASE_URL: 'postgres://db/tally',
+        PUBLIC_URL: 'https://billing.example.com',
+        JWT_SECRET: 'p'.repeat(48),
+        PAYMENT_PROVIDER: 'paddle',
+        PADDLE_TEST_API_KEY: 'k',
+        PADDLE_TEST_WEBHOOK_SECRET: 's',
+      });
+      expect(config.isProduction).toBe(true);
+      expect(config.jwt.usingDevSecret).toBe(false);
+    });
+  });
+
+  it('masks secrets to their last four characters', () => {
+    expect(maskSecret('pdl_live_apikey_abcd1234')).toBe('****1234');
+    expect(maskSecret('short')).toBe('****');
+    expect(maskSecret(undefined)).toBe('(unset)');
+    expect(maskUrl('postgres://tally:supersecretpw@db:5432/tally')).toBe(
+      'postgres://tally:****etpw@db:5432/tally',
+    );
+  });
+});
