@@ -2,7 +2,7 @@ import type { GraphQLFormattedError } from 'graphql';
 import { GraphQLError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { ArgumentValidationError, type MiddlewareFn } from 'type-graphql';
-import { DomainError, ERROR_CODES, isDomainError, type ErrorCode } from '../errors';
+import { type DomainError, ERROR_CODES, isDomainError, type ErrorCode } from '../errors';
 import type { Logger } from '../observability';
 import type { GraphQLContext } from './context';
 

@@ -1,0 +1,77 @@
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { openDatabase } from '../../src/db';
+import { silentLogger } from '../../src/observability';
+
+/** Migrations on an empty database: applied at start by default, skipped when switched off. */
+describe('migrations', () => {
+  const adminUrl = process.env['TALLY_TEST_ADMIN_URL']!;
+  const name = `tally_m_${randomBytes(5).toString('hex')}`;
+  const url = (() => {
+    const u = new URL(adminUrl);
+    u.pathname = `/${name}`;
+    return u.toString();
+  })();
+
+  async function admin<T>(fn: (c: Client) => Promise<T>): Promise<T> {
+    const client = new Client({ connectionString: adminUrl });
+    await client.connect();
+    try {
+      return await fn(client);
+    } finally {
+      await client.end();
+    }
+  }
+
+  beforeAll(() => admin((c) => c.query(`CREATE DATABASE "${name}"`)));
+  afterAll(() => admin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)));
+
+  async function tables(): Promise<string[]> {
+    const client = new Client({ connectionString: url });
+    await client.connect();
+    try {
+      const res = await client.query<{ table_name: string }>(
+        `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`,
+      );
+      return res.rows.map((r) => r.table_name);
+    } finally {
+      await client.end();
+    }
+  }
+
+  it('leaves the database alone with RUN_MIGRATIONS=false', async () => {
+    const db = await openDatabase(
+      { databaseUrl: url, embeddedDataDir: undefined, runMigrations: false },
+      silentLogger,
+    );
+    await db.close();
+    expect(await tables()).toEqual([]);
+  });
+
+  it('applies every migration at start, then has none pending', async () => {
+    const db = await openDatabase(
+      { databaseUrl: url, embeddedDataDir: undefined, runMigrations: true },
+      silentLogger,
+    );
+    try {
+      expect(await db.dataSource.showMigrations()).toBe(false);
+    } finally {
+      await db.close();
+    }
+    expect(await tables()).toEqual([
+      'credit_transactions',
+      'idempotency_keys',
+      'orders',
+      'subscriptions',
+      'typeorm_migrations',
+      'user_profiles',
+      'webhook_events',
+    ]);
+    // A second start finds nothing to do.
+    const again = await openDatabase(
+      { databaseUrl: url, embeddedDataDir: undefined, runMigrations: true },
+      silentLogger,
+    );
+    await again.close();
+  });
+});
