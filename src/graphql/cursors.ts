@@ -38,3 +38,17 @@ export function decodeIdCursor(cursor: string): string {
   if (tag !== 'o' || !id || !/^[0-9a-f-]{36}$/.test(id)) throw invalidCursor();
   return id;
 }
+
+/** A Relay-style page: edges with their cursors, and where the next page starts. */
+export function toConnection<TItem, TNode>(
+  items: readonly TItem[],
+  hasNextPage: boolean,
+  cursorOf: (item: TItem) => string,
+  nodeOf: (item: TItem) => TNode,
+): {
+  edges: Array<{ cursor: string; node: TNode }>;
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+} {
+  const edges = items.map((item) => ({ cursor: cursorOf(item), node: nodeOf(item) }));
+  return { edges, pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
+}

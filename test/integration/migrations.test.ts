@@ -2,16 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { openDatabase } from '../../src/db';
 import { silentLogger } from '../../src/observability';
+import { withDatabase } from '../support/database';
 
 /** Migrations on an empty database: applied at start by default, skipped when switched off. */
 describe('migrations', () => {
   const adminUrl = process.env['TALLY_TEST_ADMIN_URL']!;
   const name = `tally_m_${randomBytes(5).toString('hex')}`;
-  const url = (() => {
-    const u = new URL(adminUrl);
-    u.pathname = `/${name}`;
-    return u.toString();
-  })();
+  const url = withDatabase(adminUrl, name);
 
   async function admin<T>(fn: (c: Client) => Promise<T>): Promise<T> {
     const client = new Client({ connectionString: adminUrl });

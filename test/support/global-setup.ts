@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { createDataSource, startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db';
 import { silentLogger } from '../../src/observability';
+import { withDatabase } from './database';
 
 declare global {
   var __TALLY_EMBEDDED__: EmbeddedPostgres | undefined;
@@ -43,10 +44,4 @@ export default async function globalSetup(): Promise<void> {
 
   process.env['TALLY_TEST_ADMIN_URL'] = adminUrl;
   process.env['TALLY_TEST_TEMPLATE'] = template;
-}
-
-export function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
 }

@@ -1,7 +1,13 @@
 import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
 import type { GraphQLContext } from '../context';
 import { requireEndUser, requireRole } from '../context';
-import { decodeIdCursor, decodeSeqCursor, encodeIdCursor, encodeSeqCursor } from '../cursors';
+import {
+  decodeIdCursor,
+  decodeSeqCursor,
+  encodeIdCursor,
+  encodeSeqCursor,
+  toConnection,
+} from '../cursors';
 import {
   CreditTransactionConnection,
   CreditTransactionType,
@@ -68,14 +74,12 @@ export class ProfileResolver {
       first: first ?? DEFAULT_PAGE_SIZE,
       afterOrderId: after ? decodeIdCursor(after) : undefined,
     });
-    const edges = page.orders.map((order) => ({
-      cursor: encodeIdCursor(order.id),
-      node: OrderType.from(order),
-    }));
-    return {
-      edges,
-      pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null },
-    };
+    return toConnection(
+      page.orders,
+      page.hasNextPage,
+      (order) => encodeIdCursor(order.id),
+      (order) => OrderType.from(order),
+    );
   }
 
   @FieldResolver(() => CreditTransactionConnection, { description: 'Newest first.' })
@@ -91,13 +95,11 @@ export class ProfileResolver {
       first: first ?? DEFAULT_PAGE_SIZE,
       afterSeq: after ? decodeSeqCursor(after) : undefined,
     });
-    const edges = page.transactions.map((row) => ({
-      cursor: encodeSeqCursor(row.seq),
-      node: CreditTransactionType.from(row),
-    }));
-    return {
-      edges,
-      pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null },
-    };
+    return toConnection(
+      page.transactions,
+      page.hasNextPage,
+      (row) => encodeSeqCursor(row.seq),
+      (row) => CreditTransactionType.from(row),
+    );
   }
 }
