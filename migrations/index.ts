@@ -1,4 +1,5 @@
 import { Initial1795675882660 } from './1795675882660-Initial';
+import { RefundWithinConsumption1795700000000 } from './1795700000000-RefundWithinConsumption';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the service, the tests and
@@ -6,4 +7,4 @@ import { Initial1795675882660 } from './1795675882660-Initial';
  * A landed migration is never edited: add a new one.
  */
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const MIGRATIONS: Function[] = [Initial1795675882660];
+export const MIGRATIONS: Function[] = [Initial1795675882660, RefundWithinConsumption1795700000000];

@@ -5,3 +5,12 @@ export {
   assertUserId,
   type TransactionPage,
 } from './profiles';
+export {
+  Ledger,
+  MAX_CREDIT_AMOUNT,
+  assertAmount,
+  assertDescription,
+  type CreditMovement,
+  type CreditDrift,
+} from './ledger';
+export { MAX_IDEMPOTENCY_KEY_LENGTH, assertIdempotencyKey } from './idempotency';

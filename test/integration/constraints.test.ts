@@ -210,10 +210,50 @@ describe('database constraints', () => {
         code: '23514',
         constraint: 'CHK_credit_transactions_links',
       });
+      // A REFUND's trigger runs before the row's CHECKs: either refusal is the database's.
       await expect(transaction({ userId: u, type: 'REFUND', amount: 5 })).rejects.toMatchObject({
         code: '23514',
-        constraint: 'CHK_credit_transactions_links',
+        constraint: expect.stringMatching(/^CHK_credit_transactions_(links|refund_target)$/),
       });
+    });
+
+    it('refuses refunds of one consumption adding up to more than it took', async () => {
+      const u = await user();
+      const consumption = await transaction({ userId: u, type: 'CONSUMPTION', amount: -10 });
+      await transaction({
+        userId: u,
+        type: 'REFUND',
+        amount: 6,
+        refundedTransactionId: consumption,
+      });
+      await expect(
+        transaction({ userId: u, type: 'REFUND', amount: 5, refundedTransactionId: consumption }),
+      ).rejects.toMatchObject({
+        code: '23514',
+        constraint: 'CHK_credit_transactions_refund_total',
+      });
+      await transaction({
+        userId: u,
+        type: 'REFUND',
+        amount: 4,
+        refundedTransactionId: consumption,
+      });
+      const grant = await transaction({ userId: u, type: 'ADJUSTMENT', amount: 10 });
+      await expect(
+        transaction({ userId: u, type: 'REFUND', amount: 1, refundedTransactionId: grant }),
+      ).rejects.toMatchObject({
+        code: '23514',
+        constraint: 'CHK_credit_transactions_refund_target',
+      });
+      const other = await user();
+      await expect(
+        transaction({
+          userId: other,
+          type: 'REFUND',
+          amount: 1,
+          refundedTransactionId: consumption,
+        }),
+      ).rejects.toMatchObject({ constraint: 'CHK_credit_transactions_refund_target' });
     });
 
     it('refuses unknown types and statuses, empty descriptions, fractional amounts', async () => {

@@ -1,0 +1,38 @@
+import 'reflect-metadata';
+import 'dotenv/config';
+import { ConfigError, loadConfig } from '../config';
+import { openDatabase } from '../db';
+import { Ledger } from '../ledger';
+import { createLogger } from '../observability';
+
+/**
+ * `npm run drift-check`: lists every user whose balance differs from the sum of their
+ * transactions, and exits 1 when there is any (for cron and CI). Read-only: it applies no
+ * migration.
+ */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel === 'silent' ? 'silent' : 'warn');
+  const database = await openDatabase({ ...config, runMigrations: false }, logger);
+  try {
+    const drift = await new Ledger(database.dataSource).drift();
+    if (drift.length === 0) {
+      process.stdout.write('drift check: every balance equals the sum of its transactions\n');
+      return;
+    }
+    process.stdout.write(`drift check: ${drift.length} user(s) drifted\n`);
+    for (const d of drift) {
+      process.stdout.write(
+        `  ${d.userId}: balance ${d.credits}, transactions sum ${d.transactionSum}, drift ${d.drift}\n`,
+      );
+    }
+    process.exitCode = 1;
+  } finally {
+    await database.close();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof ConfigError ? error.message : String(error)}\n`);
+  process.exit(2);
+});
