@@ -11,6 +11,7 @@ export {
   assertAmount,
   assertDescription,
   type CreditMovement,
+  type MovementOptions,
   type CreditDrift,
 } from './ledger';
 export { MAX_IDEMPOTENCY_KEY_LENGTH, assertIdempotencyKey } from './idempotency';

@@ -23,6 +23,18 @@ export interface CreditDrift {
   drift: number;
 }
 
+/** What every movement takes. */
+export interface MovementOptions {
+  userId: string;
+  /** Credits; positive (signed only for `adjust`). */
+  amount: number;
+  description: string;
+  /** Makes a replay return the first result (per user, bound to the operation and arguments). */
+  idempotencyKey?: string;
+  /** Runs inside the caller's transaction (billing completing an order, say). */
+  manager?: EntityManager;
+}
+
 interface MoveSpec {
   userId: string;
   type: CreditTransactionType;
@@ -93,17 +105,14 @@ export class Ledger {
   ) {}
 
   /** Adds credits: a purchase, a subscription period's grant, or a positive adjustment. */
-  async grant(options: {
-    userId: string;
-    type: 'PURCHASE' | 'SUBSCRIPTION_GRANT' | 'ADJUSTMENT';
-    amount: number;
-    description: string;
-    orderId?: string;
-    subscriptionId?: string;
-    periodStart?: Date;
-    idempotencyKey?: string;
-    manager?: EntityManager;
-  }): Promise<CreditMovement> {
+  async grant(
+    options: MovementOptions & {
+      type: 'PURCHASE' | 'SUBSCRIPTION_GRANT' | 'ADJUSTMENT';
+      orderId?: string;
+      subscriptionId?: string;
+      periodStart?: Date;
+    },
+  ): Promise<CreditMovement> {
     assertAmount(options.amount);
     return this.run('grant', options, {
       userId: options.userId,
@@ -118,13 +127,7 @@ export class Ledger {
   }
 
   /** Takes credits for work; INSUFFICIENT_CREDITS, and nothing moves, below the amount. */
-  async deduct(options: {
-    userId: string;
-    amount: number;
-    description: string;
-    idempotencyKey?: string;
-    manager?: EntityManager;
-  }): Promise<CreditMovement> {
+  async deduct(options: MovementOptions): Promise<CreditMovement> {
     assertAmount(options.amount);
     return this.run('deduct', options, {
       userId: options.userId,
@@ -139,13 +142,7 @@ export class Ledger {
    * An admin's correction, positive or negative. A negative one is refused below the
    * balance, like a deduction: taking credits a user never had is a clawback's job.
    */
-  async adjust(options: {
-    userId: string;
-    amount: number;
-    description: string;
-    idempotencyKey?: string;
-    manager?: EntityManager;
-  }): Promise<CreditMovement> {
+  async adjust(options: MovementOptions): Promise<CreditMovement> {
     if (!Number.isSafeInteger(options.amount) || options.amount === 0) {
       throw new DomainError('BAD_USER_INPUT', 'amount must be a non-zero integer');
     }
@@ -163,14 +160,7 @@ export class Ledger {
    * Takes back purchased credits after a provider refund: the full amount, even below zero.
    * A negative balance then blocks every deduction until it is topped up.
    */
-  async clawback(options: {
-    userId: string;
-    amount: number;
-    description: string;
-    orderId?: string;
-    idempotencyKey?: string;
-    manager?: EntityManager;
-  }): Promise<CreditMovement> {
+  async clawback(options: MovementOptions & { orderId?: string }): Promise<CreditMovement> {
     assertAmount(options.amount);
     return this.run('clawback', options, {
       userId: options.userId,
@@ -204,7 +194,7 @@ export class Ledger {
     const amount = options.amount ?? -consumption.amount;
     return this.run(
       'refund',
-      { ...options, userId: consumption.userId },
+      options,
       {
         userId: consumption.userId,
         type: 'REFUND',
@@ -266,10 +256,7 @@ export class Ledger {
    */
   private async run(
     operation: string,
-    options: { userId: string; idempotencyKey?: string; manager?: EntityManager } & Record<
-      string,
-      unknown
-    >,
+    options: Pick<MovementOptions, 'idempotencyKey' | 'manager'>,
     spec: MoveSpec,
     keyedRequest?: Record<string, unknown>,
   ): Promise<CreditMovement> {
