@@ -28,13 +28,14 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
   app.use((req, res, next) => {
     const stop = metrics.httpDuration.startTimer();
     res.on('finish', () => {
-      const route = (req.route?.path as string | undefined) ?? req.baseUrl ?? 'unmatched';
+      // Matched routes only: a raw path as a label would let any caller mint new series.
+      const route = (req.route?.path as string | undefined) || req.baseUrl || 'unmatched';
       metrics.httpRequests.inc({
         method: req.method,
-        route: route || req.path,
+        route: route,
         status: res.statusCode,
       });
-      stop({ method: req.method, route: route || req.path });
+      stop({ method: req.method, route: route });
     });
     res.setHeader('X-Content-Type-Options', 'nosniff');
     next();
