@@ -1,5 +1,6 @@
 import { Initial1795675882660 } from './1795675882660-Initial';
 import { RefundWithinConsumption1795700000000 } from './1795700000000-RefundWithinConsumption';
+import { Reservations1795710000000 } from './1795710000000-Reservations';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the service, the tests and
@@ -7,4 +8,8 @@ import { RefundWithinConsumption1795700000000 } from './1795700000000-RefundWith
  * A landed migration is never edited: add a new one.
  */
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
-export const MIGRATIONS: Function[] = [Initial1795675882660, RefundWithinConsumption1795700000000];
+export const MIGRATIONS: Function[] = [
+  Initial1795675882660,
+  RefundWithinConsumption1795700000000,
+  Reservations1795710000000,
+];

@@ -8,6 +8,7 @@ import {
   ManyToOne,
   PrimaryGeneratedColumn,
 } from 'typeorm';
+import { CreditReservation } from './credit-reservation.entity';
 import { Order } from './order.entity';
 import { Subscription } from './subscription.entity';
 import { UserProfile } from './user-profile.entity';
@@ -47,6 +48,11 @@ export const MAX_DESCRIPTION_LENGTH = 500;
   `(type <> 'PURCHASE' OR order_id IS NOT NULL) AND (type <> 'SUBSCRIPTION_GRANT' OR (subscription_id IS NOT NULL AND period_start IS NOT NULL)) AND (type <> 'REFUND' OR refunded_transaction_id IS NOT NULL)`,
 )
 @Check('CHK_credit_transactions_description', `length(description) BETWEEN 1 AND 500`)
+@Check('CHK_credit_transactions_reservation', `reservation_id IS NULL OR type = 'CONSUMPTION'`)
+@Index('UQ_credit_transactions_reservation', ['reservationId'], {
+  unique: true,
+  where: `reservation_id IS NOT NULL`,
+})
 @Index('UQ_credit_transactions_purchase_order', ['orderId'], {
   unique: true,
   where: `type = 'PURCHASE'`,
@@ -118,6 +124,17 @@ export class CreditTransaction {
     foreignKeyConstraintName: 'FK_credit_transactions_refunded',
   })
   refundedTransaction?: CreditTransaction | null;
+
+  /** For a CONSUMPTION that captured a reservation: that reservation (captured once). */
+  @Column({ name: 'reservation_id', type: 'uuid', nullable: true })
+  reservationId!: string | null;
+
+  @ManyToOne(() => CreditReservation, { onDelete: 'RESTRICT', nullable: true })
+  @JoinColumn({
+    name: 'reservation_id',
+    foreignKeyConstraintName: 'FK_credit_transactions_reservation',
+  })
+  reservation?: CreditReservation | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;

@@ -1,3 +1,4 @@
+import { CreditReservation } from './credit-reservation.entity';
 import { CreditTransaction } from './credit-transaction.entity';
 import { IdempotencyKey } from './idempotency-key.entity';
 import { Order } from './order.entity';
@@ -5,12 +6,21 @@ import { Subscription } from './subscription.entity';
 import { UserProfile } from './user-profile.entity';
 import { WebhookEvent } from './webhook-event.entity';
 
-export { CreditTransaction, IdempotencyKey, Order, Subscription, UserProfile, WebhookEvent };
+export {
+  CreditReservation,
+  CreditTransaction,
+  IdempotencyKey,
+  Order,
+  Subscription,
+  UserProfile,
+  WebhookEvent,
+};
 export {
   CREDIT_TRANSACTION_TYPES,
   MAX_DESCRIPTION_LENGTH,
   type CreditTransactionType,
 } from './credit-transaction.entity';
+export { RESERVATION_STATUSES, type ReservationStatus } from './credit-reservation.entity';
 export { ORDER_STATUSES, PRODUCT_KINDS, type OrderStatus, type ProductKind } from './order.entity';
 export { SUBSCRIPTION_STATUSES, type SubscriptionStatus } from './subscription.entity';
 export { WEBHOOK_EVENT_STATUSES, type WebhookEventStatus } from './webhook-event.entity';
@@ -21,6 +31,7 @@ export const ENTITIES = [
   Order,
   Subscription,
   CreditTransaction,
+  CreditReservation,
   WebhookEvent,
   IdempotencyKey,
 ];

@@ -6,12 +6,20 @@ import { Check, Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColum
  */
 @Entity('user_profiles')
 @Check('CHK_user_profiles_id', `length(id) BETWEEN 1 AND 255`)
+@Check('CHK_user_profiles_reserved', `reserved >= 0`)
 export class UserProfile {
   @PrimaryColumn({ type: 'varchar', length: 255 })
   id!: string;
 
   @Column({ type: 'integer', default: 0 })
   credits!: number;
+
+  /**
+   * Sum of the user's ACTIVE reservations (credit_reservations), which debits may not touch.
+   * Changed only together with a reservation's status, under this row's lock.
+   */
+  @Column({ type: 'integer', default: 0 })
+  reserved!: number;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;

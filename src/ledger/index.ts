@@ -8,10 +8,18 @@ export {
 export {
   Ledger,
   MAX_CREDIT_AMOUNT,
+  DEFAULT_RESERVATION_TTL_SECONDS,
+  MAX_RESERVATION_TTL_SECONDS,
+  MAX_ACTIVE_RESERVATIONS,
   assertAmount,
   assertDescription,
+  assertTtl,
   type CreditMovement,
   type MovementOptions,
   type CreditDrift,
+  type ReservedDrift,
+  type ReserveOptions,
+  type CaptureOptions,
+  type CaptureResult,
 } from './ledger';
 export { MAX_IDEMPOTENCY_KEY_LENGTH, assertIdempotencyKey } from './idempotency';

@@ -1,26 +1,45 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { CreditTransaction, MAX_DESCRIPTION_LENGTH, type CreditTransactionType } from '../entities';
+import {
+  CreditReservation,
+  CreditTransaction,
+  MAX_DESCRIPTION_LENGTH,
+  type ReservationStatus,
+} from '../entities';
 import { DomainError } from '../errors';
 import { claimIdempotencyKey, storeIdempotentResponse, type IdempotencyScope } from './idempotency';
+import {
+  applyMovement,
+  hasLapsedHolds,
+  lockProfile,
+  settleExpiredHolds,
+  type CreditMovement,
+  type MoveSpec,
+} from './movements';
 import { assertUserId } from './profiles';
 import { queryRows } from './sql';
 
+export type { CreditMovement } from './movements';
+
 /** Largest single movement. Balances are int4; this keeps a sum of a few far from overflow. */
 export const MAX_CREDIT_AMOUNT = 100_000_000;
-
-/** The result of a movement: its transaction row and the balance right after it. */
-export interface CreditMovement {
-  transaction: CreditTransaction;
-  balance: number;
-  /** True when an idempotency key replayed an earlier result and nothing moved. */
-  replayed: boolean;
-}
+/** Reservation time-to-live: default and bounds, in seconds. */
+export const DEFAULT_RESERVATION_TTL_SECONDS = 900;
+export const MAX_RESERVATION_TTL_SECONDS = 86_400;
+/** Unexpired holds one user may have at once. */
+export const MAX_ACTIVE_RESERVATIONS = 1000;
 
 export interface CreditDrift {
   userId: string;
   credits: number;
   transactionSum: number;
   drift: number;
+}
+
+/** A user whose stored `reserved` differs from the sum of their ACTIVE holds. */
+export interface ReservedDrift {
+  userId: string;
+  reserved: number;
+  activeHoldSum: number;
 }
 
 /** What every movement takes. */
@@ -35,24 +54,34 @@ export interface MovementOptions {
   manager?: EntityManager;
 }
 
-interface MoveSpec {
+export interface ReserveOptions {
   userId: string;
-  type: CreditTransactionType;
-  /** Signed change of the balance. */
-  delta: number;
+  amount: number;
   description: string;
-  /** Only a clawback may take the balance below zero (invariant 3). */
-  mayGoNegative: boolean;
-  orderId?: string | null;
-  subscriptionId?: string | null;
-  periodStart?: Date | null;
-  refundedTransactionId?: string | null;
+  /** Seconds until the hold lapses by itself; default DEFAULT_RESERVATION_TTL_SECONDS. */
+  ttlSeconds?: number;
+  idempotencyKey?: string;
+}
+
+export interface CaptureOptions {
+  reservationId: string;
+  /** Credits actually used, at most the hold; default the whole hold. */
+  amount?: number;
+  /** The CONSUMPTION's description; default the reservation's. */
+  description?: string;
+}
+
+/** A capture: the CONSUMPTION it wrote and the settled reservation. */
+export interface CaptureResult extends CreditMovement {
+  reservation: CreditReservation;
 }
 
 interface StoredMovement {
   transactionId: string;
   balance: number;
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function assertAmount(amount: number, name = 'amount'): void {
   if (!Number.isSafeInteger(amount) || amount <= 0 || amount > MAX_CREDIT_AMOUNT) {
@@ -76,6 +105,19 @@ export function assertDescription(description: string): void {
   }
 }
 
+export function assertTtl(ttlSeconds: number): void {
+  if (
+    !Number.isSafeInteger(ttlSeconds) ||
+    ttlSeconds < 1 ||
+    ttlSeconds > MAX_RESERVATION_TTL_SECONDS
+  ) {
+    throw new DomainError(
+      'BAD_USER_INPUT',
+      `ttlSeconds must be an integer from 1 to ${MAX_RESERVATION_TTL_SECONDS}`,
+    );
+  }
+}
+
 /** PostgreSQL error codes the ledger turns into domain errors. */
 const PG_FOREIGN_KEY_VIOLATION = '23503';
 const PG_CHECK_VIOLATION = '23514';
@@ -94,9 +136,44 @@ function pgConstraint(error: unknown): string | undefined {
 }
 
 /**
- * The credits ledger: the only writer of `user_profiles.credits` and `credit_transactions`.
- * Every movement changes the balance with one conditional UPDATE and appends its transaction
- * row in the same database transaction (invariants 1 and 2); nothing is read and then written.
+ * A reservation as it stands now: an ACTIVE row past its expiry reads as EXPIRED (settled at
+ * its expiry) whether or not a write has settled it yet.
+ */
+const RESERVATION_COLUMNS = `id, user_id, amount, description, expires_at, captured_amount, created_at,
+  CASE WHEN status = 'ACTIVE' AND expires_at <= clock_timestamp() THEN 'EXPIRED' ELSE status END AS status,
+  CASE WHEN status = 'ACTIVE' AND expires_at <= clock_timestamp() THEN expires_at ELSE settled_at END AS settled_at`;
+
+interface ReservationRow {
+  id: string;
+  user_id: string;
+  amount: number;
+  description: string;
+  expires_at: Date;
+  captured_amount: number | null;
+  created_at: Date;
+  status: ReservationStatus;
+  settled_at: Date | null;
+}
+
+function toReservation(row: ReservationRow): CreditReservation {
+  return Object.assign(new CreditReservation(), {
+    id: row.id,
+    userId: row.user_id,
+    amount: row.amount,
+    status: row.status,
+    description: row.description,
+    expiresAt: row.expires_at,
+    settledAt: row.settled_at,
+    capturedAmount: row.captured_amount,
+    createdAt: row.created_at,
+  });
+}
+
+/**
+ * The credits ledger: the only writer of `user_profiles.credits`, `user_profiles.reserved`,
+ * `credit_transactions` and `credit_reservations`. Every movement changes the balance with one
+ * conditional UPDATE and appends its transaction row in the same database transaction
+ * (invariants 1 and 2); nothing is read and then written.
  */
 export class Ledger {
   constructor(
@@ -126,7 +203,10 @@ export class Ledger {
     });
   }
 
-  /** Takes credits for work; INSUFFICIENT_CREDITS, and nothing moves, below the amount. */
+  /**
+   * Takes credits for work; INSUFFICIENT_CREDITS, and nothing moves, when the balance less
+   * the credits on hold is below the amount.
+   */
   async deduct(options: MovementOptions): Promise<CreditMovement> {
     assertAmount(options.amount);
     return this.run('deduct', options, {
@@ -140,7 +220,7 @@ export class Ledger {
 
   /**
    * An admin's correction, positive or negative. A negative one is refused below the
-   * balance, like a deduction: taking credits a user never had is a clawback's job.
+   * spendable balance, like a deduction: taking credits a user never had is a clawback's job.
    */
   async adjust(options: MovementOptions): Promise<CreditMovement> {
     if (!Number.isSafeInteger(options.amount) || options.amount === 0) {
@@ -207,6 +287,202 @@ export class Ledger {
     );
   }
 
+  /**
+   * Holds credits for work about to run: they stay in the balance but no debit may take them
+   * until the hold is captured, released or lapses after `ttlSeconds`. Moves nothing and
+   * writes no transaction row. INSUFFICIENT_CREDITS when the unreserved balance is short.
+   */
+  async reserve(options: ReserveOptions): Promise<CreditReservation> {
+    assertUserId(options.userId);
+    assertAmount(options.amount);
+    assertDescription(options.description);
+    const ttlSeconds = options.ttlSeconds ?? DEFAULT_RESERVATION_TTL_SECONDS;
+    assertTtl(ttlSeconds);
+    return this.transact(undefined, async (manager) => {
+      let scope: IdempotencyScope | undefined;
+      if (options.idempotencyKey !== undefined) {
+        scope = {
+          userId: options.userId,
+          key: options.idempotencyKey,
+          operation: 'reserve',
+          request: {
+            userId: options.userId,
+            amount: options.amount,
+            description: options.description,
+            ttlSeconds,
+          },
+        };
+        const claim = await claimIdempotencyKey<{ reservationId: string }>(manager, scope);
+        if (claim.kind === 'replay') {
+          return (await this.readReservation(manager, claim.response.reservationId))!;
+        }
+      }
+      const hold = async (): Promise<boolean> =>
+        (
+          await queryRows<unknown>(
+            manager,
+            `UPDATE user_profiles SET reserved = reserved + $2, updated_at = now()
+             WHERE id = $1 AND credits - reserved >= $2
+             RETURNING 1`,
+            [options.userId, options.amount],
+          )
+        ).length === 1;
+      let held = await hold();
+      if (!held && (await hasLapsedHolds(manager, options.userId))) {
+        await settleExpiredHolds(manager, options.userId);
+        held = await hold();
+      }
+      if (!held) throw new DomainError('INSUFFICIENT_CREDITS', 'Insufficient credits');
+      // The UPDATE above holds the profile's lock, under which every hold of this user is
+      // made: this count is exact.
+      const active: Array<{ n: number }> = await manager.query(
+        `SELECT count(*)::int AS n FROM credit_reservations
+         WHERE user_id = $1 AND status = 'ACTIVE' AND expires_at > clock_timestamp()`,
+        [options.userId],
+      );
+      if (active[0]!.n >= MAX_ACTIVE_RESERVATIONS) {
+        throw new DomainError(
+          'BAD_USER_INPUT',
+          `A user may have at most ${MAX_ACTIVE_RESERVATIONS} active reservations`,
+        );
+      }
+      const inserted = await queryRows<ReservationRow>(
+        manager,
+        `INSERT INTO credit_reservations (user_id, amount, status, description, expires_at)
+         VALUES ($1, $2, 'ACTIVE', $3, clock_timestamp() + make_interval(secs => $4))
+         RETURNING ${RESERVATION_COLUMNS}`,
+        [options.userId, options.amount, options.description, ttlSeconds],
+      );
+      const reservation = toReservation(inserted[0]!);
+      if (scope) {
+        await storeIdempotentResponse(manager, scope, { reservationId: reservation.id });
+      }
+      return reservation;
+    });
+  }
+
+  /**
+   * Settles a hold by taking `amount` of it (default all) as one CONSUMPTION linked to the
+   * reservation; the rest returns to the spendable balance. Capturing a captured hold again
+   * with the same amount replays the first result; an expired or released hold is
+   * RESERVATION_NOT_ACTIVE, and then nothing moves.
+   */
+  async capture(options: CaptureOptions): Promise<CaptureResult> {
+    if (options.amount !== undefined) assertAmount(options.amount);
+    if (options.description !== undefined) assertDescription(options.description);
+    const result = await this.transact(undefined, async (manager) => {
+      const current = await this.lockReservation(manager, options.reservationId);
+      if (current.status === 'CAPTURED') {
+        if (options.amount !== undefined && options.amount !== current.capturedAmount) {
+          throw notActive(current);
+        }
+        const transaction = await manager.findOneByOrFail(CreditTransaction, {
+          reservationId: current.id,
+        });
+        return {
+          transaction,
+          balance: transaction.balanceAfter,
+          replayed: true,
+          reservation: current,
+        };
+      }
+      if (current.status !== 'ACTIVE') throw notActive(current);
+      const amount = options.amount ?? current.amount;
+      if (amount > current.amount) {
+        throw new DomainError(
+          'BAD_USER_INPUT',
+          `amount must be at most the ${current.amount} credits reserved`,
+        );
+      }
+      const settled = await queryRows<ReservationRow>(
+        manager,
+        `UPDATE credit_reservations
+         SET status = 'CAPTURED', captured_amount = $2, settled_at = clock_timestamp()
+         WHERE id = $1 AND status = 'ACTIVE' AND expires_at > clock_timestamp()
+         RETURNING ${RESERVATION_COLUMNS}`,
+        [current.id, amount],
+      );
+      // It lapsed between the read and the update: nothing was captured.
+      if (settled.length === 0) throw notActive({ ...current, status: 'EXPIRED' });
+      const movement = await applyMovement(manager, {
+        userId: current.userId,
+        type: 'CONSUMPTION',
+        delta: -amount,
+        description: options.description ?? current.description,
+        mayGoNegative: false,
+        reservationId: current.id,
+        releaseReserved: current.amount,
+      });
+      return { ...movement, reservation: toReservation(settled[0]!) };
+    });
+    if (!result.replayed) this.hooks.afterCommit?.(result);
+    return result;
+  }
+
+  /**
+   * Ends a hold without taking anything: its credits are spendable again. Releasing a
+   * released or expired hold returns it unchanged; a captured one is RESERVATION_NOT_ACTIVE.
+   */
+  async release(reservationId: string): Promise<CreditReservation> {
+    return this.transact(undefined, async (manager) => {
+      const current = await this.lockReservation(manager, reservationId);
+      if (current.status === 'CAPTURED') throw notActive(current);
+      if (current.status !== 'ACTIVE') {
+        // Lapsed: settle it (and the user's other lapsed holds) so the row says so.
+        await settleExpiredHolds(manager, current.userId);
+        return (await this.readReservation(manager, current.id))!;
+      }
+      const released = await queryRows<ReservationRow>(
+        manager,
+        `UPDATE credit_reservations SET status = 'RELEASED', settled_at = clock_timestamp()
+         WHERE id = $1 AND status = 'ACTIVE' AND expires_at > clock_timestamp()
+         RETURNING ${RESERVATION_COLUMNS}`,
+        [current.id],
+      );
+      if (released.length === 0) {
+        await settleExpiredHolds(manager, current.userId);
+        return (await this.readReservation(manager, current.id))!;
+      }
+      await manager.query(
+        `UPDATE user_profiles SET reserved = reserved - $2, updated_at = now() WHERE id = $1`,
+        [current.userId, current.amount],
+      );
+      return toReservation(released[0]!);
+    });
+  }
+
+  /** A reservation as it stands now (lapsed holds read as EXPIRED), or null. */
+  async findReservation(id: string): Promise<CreditReservation | null> {
+    if (!UUID.test(id)) return null;
+    return this.readReservation(this.dataSource.manager, id);
+  }
+
+  /** The CONSUMPTION a captured reservation wrote, or null. */
+  async captureOf(reservationId: string): Promise<CreditTransaction | null> {
+    if (!UUID.test(reservationId)) return null;
+    return this.dataSource.manager.findOneBy(CreditTransaction, { reservationId });
+  }
+
+  /**
+   * Settles lapsed holds of every user (at most `maxUsers` users per call), for a scheduled
+   * job. Not needed for correctness: reads ignore lapsed holds and each user's next write
+   * settles them. Returns how many holds it settled.
+   */
+  async settleExpiredReservations(maxUsers = 1000): Promise<number> {
+    const users: Array<{ user_id: string }> = await this.dataSource.query(
+      `SELECT DISTINCT user_id FROM credit_reservations
+       WHERE status = 'ACTIVE' AND expires_at <= clock_timestamp() LIMIT $1`,
+      [maxUsers],
+    );
+    let settled = 0;
+    for (const { user_id } of users) {
+      settled += await this.dataSource.transaction('READ COMMITTED', (manager) =>
+        settleExpiredHolds(manager, user_id),
+      );
+    }
+    return settled;
+  }
+
   /** Credits given back so far for a consumption. */
   async refundedAmount(transactionId: string): Promise<number> {
     const rows: Array<{ total: number }> = await this.dataSource.query(
@@ -242,12 +518,74 @@ export class Ledger {
     });
   }
 
+  /** Users whose stored `reserved` differs from the sum of their ACTIVE holds. */
+  async reservedDrift(): Promise<ReservedDrift[]> {
+    const rows: Array<{ user_id: string; reserved: number; hold_sum: string }> =
+      await this.dataSource.query(
+        `SELECT p.id AS user_id, p.reserved, COALESCE(r.total, 0) AS hold_sum
+         FROM user_profiles p
+         LEFT JOIN (SELECT user_id, sum(amount) AS total FROM credit_reservations
+                    WHERE status = 'ACTIVE' GROUP BY user_id) r
+           ON r.user_id = p.id
+         WHERE p.reserved <> COALESCE(r.total, 0)
+         ORDER BY p.id`,
+      );
+    return rows.map((r) => ({
+      userId: r.user_id,
+      reserved: r.reserved,
+      activeHoldSum: Number(r.hold_sum),
+    }));
+  }
+
   private async findTransaction(
     id: string,
     manager?: EntityManager,
   ): Promise<CreditTransaction | null> {
-    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return null;
+    if (!UUID.test(id)) return null;
     return (manager ?? this.dataSource.manager).findOneBy(CreditTransaction, { id });
+  }
+
+  private async readReservation(
+    manager: EntityManager,
+    id: string,
+  ): Promise<CreditReservation | null> {
+    const rows: ReservationRow[] = await manager.query(
+      `SELECT ${RESERVATION_COLUMNS} FROM credit_reservations WHERE id = $1`,
+      [id],
+    );
+    return rows[0] ? toReservation(rows[0]) : null;
+  }
+
+  /**
+   * Loads a reservation under its owner's profile lock, the lock every change to a hold is
+   * made under, so what it reads stays true until this transaction ends.
+   */
+  private async lockReservation(
+    manager: EntityManager,
+    reservationId: string,
+  ): Promise<CreditReservation> {
+    if (!UUID.test(reservationId)) throw new DomainError('NOT_FOUND', 'Reservation not found');
+    const owner: Array<{ user_id: string }> = await manager.query(
+      'SELECT user_id FROM credit_reservations WHERE id = $1',
+      [reservationId],
+    );
+    if (!owner[0]) throw new DomainError('NOT_FOUND', 'Reservation not found');
+    await lockProfile(manager, owner[0].user_id);
+    return (await this.readReservation(manager, reservationId))!;
+  }
+
+  /** Runs `work` in the caller's transaction or a new one, turning database refusals into domain errors. */
+  private async transact<T>(
+    manager: EntityManager | undefined,
+    work: (manager: EntityManager) => Promise<T>,
+  ): Promise<T> {
+    try {
+      return manager
+        ? await work(manager)
+        : await this.dataSource.transaction('READ COMMITTED', work);
+    } catch (error) {
+      throw this.translate(error);
+    }
   }
 
   /**
@@ -262,7 +600,7 @@ export class Ledger {
   ): Promise<CreditMovement> {
     assertUserId(spec.userId);
     assertDescription(spec.description);
-    const work = async (manager: EntityManager): Promise<CreditMovement> => {
+    const movement = await this.transact(options.manager, async (manager) => {
       let scope: IdempotencyScope | undefined;
       if (options.idempotencyKey !== undefined) {
         scope = {
@@ -287,81 +625,19 @@ export class Ledger {
           return { transaction, balance: claim.response.balance, replayed: true };
         }
       }
-      const movement = await this.move(manager, spec);
+      const moved = await applyMovement(manager, spec);
       if (scope) {
         await storeIdempotentResponse(manager, scope, {
-          transactionId: movement.transaction.id,
-          balance: movement.balance,
+          transactionId: moved.transaction.id,
+          balance: moved.balance,
         } satisfies StoredMovement);
       }
-      return movement;
-    };
-
-    let movement: CreditMovement;
-    try {
-      movement = options.manager
-        ? await work(options.manager)
-        : await this.dataSource.transaction('READ COMMITTED', work);
-    } catch (error) {
-      throw this.translate(error);
-    }
+      return moved;
+    });
     // Side effects after commit only (STYLE 10); inside a caller's transaction, the caller
     // announces once it commits.
     if (!options.manager && !movement.replayed) this.hooks.afterCommit?.(movement);
     return movement;
-  }
-
-  /** The balance change and its row: one atomic conditional UPDATE, then one INSERT. */
-  private async move(manager: EntityManager, spec: MoveSpec): Promise<CreditMovement> {
-    const updated = await queryRows<{ credits: number }>(
-      manager,
-      `UPDATE user_profiles SET credits = credits + $2, updated_at = now()
-       WHERE id = $1 AND ($3 OR credits + $2 >= 0)
-       RETURNING credits`,
-      [spec.userId, spec.delta, spec.mayGoNegative],
-    );
-    const balance = updated[0]?.credits;
-    if (balance === undefined) {
-      const exists: unknown[] = await manager.query('SELECT 1 FROM user_profiles WHERE id = $1', [
-        spec.userId,
-      ]);
-      if (exists.length === 0) throw new DomainError('NOT_FOUND', 'User not found');
-      throw new DomainError('INSUFFICIENT_CREDITS', 'Insufficient credits');
-    }
-    const inserted = await queryRows<{ id: string; seq: string; created_at: Date }>(
-      manager,
-      `INSERT INTO credit_transactions
-         (user_id, type, amount, balance_after, description, order_id, subscription_id, period_start, refunded_transaction_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-       RETURNING id, seq, created_at`,
-      [
-        spec.userId,
-        spec.type,
-        spec.delta,
-        balance,
-        spec.description,
-        spec.orderId ?? null,
-        spec.subscriptionId ?? null,
-        spec.periodStart ?? null,
-        spec.refundedTransactionId ?? null,
-      ],
-    );
-    const row = inserted[0]!;
-    const transaction = Object.assign(new CreditTransaction(), {
-      id: row.id,
-      seq: row.seq,
-      userId: spec.userId,
-      type: spec.type,
-      amount: spec.delta,
-      balanceAfter: balance,
-      description: spec.description,
-      orderId: spec.orderId ?? null,
-      subscriptionId: spec.subscriptionId ?? null,
-      periodStart: spec.periodStart ?? null,
-      refundedTransactionId: spec.refundedTransactionId ?? null,
-      createdAt: row.created_at,
-    });
-    return { transaction, balance, replayed: false };
   }
 
   private translate(error: unknown): unknown {
@@ -385,4 +661,16 @@ export class Ledger {
     }
     return error;
   }
+}
+
+function notActive(reservation: Pick<CreditReservation, 'status'>): DomainError {
+  const why: Record<ReservationStatus, string> = {
+    ACTIVE: 'is active',
+    CAPTURED: 'was already captured',
+    RELEASED: 'was released',
+    EXPIRED: 'expired',
+  };
+  return new DomainError('RESERVATION_NOT_ACTIVE', `Reservation ${why[reservation.status]}`, {
+    details: { reservationStatus: reservation.status },
+  });
 }

@@ -299,6 +299,95 @@ describe('database constraints', () => {
     });
   });
 
+  describe('reservations', () => {
+    async function hold(userId: string, amount = 10): Promise<string> {
+      const rows: Array<{ id: string }> = await ds.query(
+        `INSERT INTO credit_reservations (user_id, amount, status, description, expires_at)
+         VALUES ($1, $2, 'ACTIVE', 'render', now() + interval '1 hour') RETURNING id`,
+        [userId, amount],
+      );
+      return rows[0]!.id;
+    }
+
+    it('links a reservation to at most one CONSUMPTION, and to nothing else', async () => {
+      const u = await user();
+      const r = await hold(u);
+      const insert = (type: string, amount: number) =>
+        ds.query(
+          `INSERT INTO credit_transactions (user_id, type, amount, balance_after, description, reservation_id)
+           VALUES ($1, $2, $3, 0, 'capture', $4)`,
+          [u, type, amount, r],
+        );
+      await insert('CONSUMPTION', -5);
+      await expect(insert('CONSUMPTION', -5)).rejects.toMatchObject({
+        code: '23505',
+        constraint: 'UQ_credit_transactions_reservation',
+      });
+      await expect(insert('ADJUSTMENT', 5)).rejects.toMatchObject({
+        code: '23514',
+        constraint: 'CHK_credit_transactions_reservation',
+      });
+    });
+
+    it('settles a reservation once, from ACTIVE, and never rewrites or deletes it', async () => {
+      const u = await user();
+      const r = await hold(u);
+      await expect(
+        ds.query(`UPDATE credit_reservations SET amount = 1000 WHERE id = $1`, [r]),
+      ).rejects.toMatchObject({ constraint: 'CHK_credit_reservations_transition' });
+      await expect(
+        ds.query(
+          `UPDATE credit_reservations SET expires_at = expires_at + interval '1 day' WHERE id = $1`,
+          [r],
+        ),
+      ).rejects.toMatchObject({ constraint: 'CHK_credit_reservations_transition' });
+      await expect(
+        ds.query(
+          `UPDATE credit_reservations SET status = 'CAPTURED', settled_at = now() WHERE id = $1`,
+          [r],
+        ),
+      ).rejects.toMatchObject({ constraint: 'CHK_credit_reservations_captured' });
+      await ds.query(
+        `UPDATE credit_reservations SET status = 'CAPTURED', captured_amount = 4, settled_at = now() WHERE id = $1`,
+        [r],
+      );
+      await expect(
+        ds.query(
+          `UPDATE credit_reservations SET status = 'RELEASED', captured_amount = NULL WHERE id = $1`,
+          [r],
+        ),
+      ).rejects.toMatchObject({ constraint: 'CHK_credit_reservations_transition' });
+      await expect(ds.query(`DELETE FROM credit_reservations WHERE id = $1`, [r])).rejects.toThrow(
+        /never deleted \(DELETE\)/,
+      );
+      await expect(ds.query(`TRUNCATE credit_reservations CASCADE`)).rejects.toThrow(
+        /never deleted \(TRUNCATE\)/,
+      );
+      const [row] = await ds.query(
+        `SELECT status, amount, captured_amount FROM credit_reservations WHERE id = $1`,
+        [r],
+      );
+      expect(row).toEqual({ status: 'CAPTURED', amount: 10, captured_amount: 4 });
+    });
+
+    it('refuses a capture above the hold, a non-positive hold and a negative reserved sum', async () => {
+      const u = await user();
+      const r = await hold(u);
+      await expect(
+        ds.query(
+          `UPDATE credit_reservations SET status = 'CAPTURED', captured_amount = 11, settled_at = now() WHERE id = $1`,
+          [r],
+        ),
+      ).rejects.toMatchObject({ constraint: 'CHK_credit_reservations_captured' });
+      await expect(hold(u, 0)).rejects.toMatchObject({
+        constraint: 'CHK_credit_reservations_amount',
+      });
+      await expect(
+        ds.query(`UPDATE user_profiles SET reserved = -1 WHERE id = $1`, [u]),
+      ).rejects.toMatchObject({ constraint: 'CHK_user_profiles_reserved' });
+    });
+  });
+
   it('serves history pages from an index (user, newest first)', async () => {
     const rows: Array<{ 'QUERY PLAN': string }> = await ds.query(
       `EXPLAIN SELECT * FROM credit_transactions WHERE user_id = 'u' ORDER BY seq DESC LIMIT 21`,

@@ -56,6 +56,7 @@ describe('migrations', () => {
       await db.close();
     }
     expect(await tables()).toEqual([
+      'credit_reservations',
       'credit_transactions',
       'idempotency_keys',
       'orders',

@@ -1,0 +1,157 @@
+import type { EntityManager } from 'typeorm';
+import { CreditTransaction, type CreditTransactionType } from '../entities';
+import { DomainError } from '../errors';
+import { queryRows } from './sql';
+
+/** The result of a movement: its transaction row and the balance right after it. */
+export interface CreditMovement {
+  transaction: CreditTransaction;
+  balance: number;
+  /** True when an idempotency key (or a settled reservation) replayed an earlier result. */
+  replayed: boolean;
+}
+
+/** One balance change, as the ledger's public operations describe it. */
+export interface MoveSpec {
+  userId: string;
+  type: CreditTransactionType;
+  /** Signed change of the balance. */
+  delta: number;
+  description: string;
+  /** Only a clawback may take the balance below zero (invariant 3). */
+  mayGoNegative: boolean;
+  orderId?: string | null;
+  subscriptionId?: string | null;
+  periodStart?: Date | null;
+  refundedTransactionId?: string | null;
+  /** A capture: the reservation it settles, and the credits that hold had on `reserved`. */
+  reservationId?: string | null;
+  releaseReserved?: number;
+}
+
+/**
+ * Takes the profile's row lock. Every change to a user's reservations happens under it, and
+ * it is always the first lock a ledger transaction takes on a user (after its idempotency
+ * key), so two ledger transactions never wait on each other in opposite orders.
+ */
+export async function lockProfile(
+  manager: EntityManager,
+  userId: string,
+): Promise<{ reserved: number } | undefined> {
+  const rows: Array<{ reserved: number }> = await manager.query(
+    'SELECT reserved FROM user_profiles WHERE id = $1 FOR UPDATE',
+    [userId],
+  );
+  return rows[0];
+}
+
+/**
+ * Settles the user's lapsed holds: ACTIVE reservations past their expiry become EXPIRED and
+ * leave `reserved`, in one statement under the profile's lock. Reads never count a lapsed
+ * hold, so this only brings the stored sum in line with what time already freed. Returns how
+ * many holds it settled.
+ */
+export async function settleExpiredHolds(manager: EntityManager, userId: string): Promise<number> {
+  const profile = await lockProfile(manager, userId);
+  if (!profile || profile.reserved === 0) return 0;
+  const rows = await queryRows<{ settled: number }>(
+    manager,
+    `WITH expired AS (
+       UPDATE credit_reservations SET status = 'EXPIRED', settled_at = expires_at
+       WHERE user_id = $1 AND status = 'ACTIVE' AND expires_at <= clock_timestamp()
+       RETURNING amount
+     ), total AS (SELECT count(*)::int AS settled, COALESCE(sum(amount), 0)::int AS amount FROM expired)
+     UPDATE user_profiles p SET reserved = p.reserved - total.amount, updated_at = now()
+     FROM total WHERE p.id = $1 AND total.settled > 0
+     RETURNING total.settled`,
+    [userId],
+  );
+  return rows[0]?.settled ?? 0;
+}
+
+/**
+ * Whether the user has holds that lapsed but still count in `reserved`; NOT_FOUND for an
+ * unknown user. Takes no lock: a refused debit costs one more indexed read, not a wait.
+ */
+export async function hasLapsedHolds(manager: EntityManager, userId: string): Promise<boolean> {
+  const rows: Array<{ lapsed: boolean }> = await manager.query(
+    `SELECT EXISTS (SELECT 1 FROM credit_reservations
+                    WHERE user_id = p.id AND status = 'ACTIVE' AND expires_at <= clock_timestamp()
+                   ) AS lapsed
+     FROM user_profiles p WHERE p.id = $1`,
+    [userId],
+  );
+  if (!rows[0]) throw new DomainError('NOT_FOUND', 'User not found');
+  return rows[0].lapsed;
+}
+
+/**
+ * The balance change: one conditional UPDATE. A debit (other than a clawback) must leave the
+ * unreserved part of the balance at zero or above; a capture first gives back its own hold.
+ * Returns the new balance, or undefined when the condition (or the row) is missing.
+ */
+async function updateBalance(manager: EntityManager, spec: MoveSpec): Promise<number | undefined> {
+  const rows = await queryRows<{ credits: number }>(
+    manager,
+    `UPDATE user_profiles SET credits = credits + $2, reserved = reserved - $4, updated_at = now()
+     WHERE id = $1 AND ($3 OR $2 >= 0 OR credits - (reserved - $4) + $2 >= 0)
+     RETURNING credits`,
+    [spec.userId, spec.delta, spec.mayGoNegative, spec.releaseReserved ?? 0],
+  );
+  return rows[0]?.credits;
+}
+
+/** The balance change and its transaction row, in the caller's database transaction. */
+export async function applyMovement(
+  manager: EntityManager,
+  spec: MoveSpec,
+): Promise<CreditMovement> {
+  let balance = await updateBalance(manager, spec);
+  if (balance === undefined) {
+    // `reserved` may still count holds that lapsed since the user's last write: settle them
+    // and try once more before refusing.
+    if (await hasLapsedHolds(manager, spec.userId)) {
+      await settleExpiredHolds(manager, spec.userId);
+      balance = await updateBalance(manager, spec);
+    }
+    if (balance === undefined)
+      throw new DomainError('INSUFFICIENT_CREDITS', 'Insufficient credits');
+  }
+  const inserted = await queryRows<{ id: string; seq: string; created_at: Date }>(
+    manager,
+    `INSERT INTO credit_transactions
+       (user_id, type, amount, balance_after, description, order_id, subscription_id,
+        period_start, refunded_transaction_id, reservation_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+     RETURNING id, seq, created_at`,
+    [
+      spec.userId,
+      spec.type,
+      spec.delta,
+      balance,
+      spec.description,
+      spec.orderId ?? null,
+      spec.subscriptionId ?? null,
+      spec.periodStart ?? null,
+      spec.refundedTransactionId ?? null,
+      spec.reservationId ?? null,
+    ],
+  );
+  const row = inserted[0]!;
+  const transaction = Object.assign(new CreditTransaction(), {
+    id: row.id,
+    seq: row.seq,
+    userId: spec.userId,
+    type: spec.type,
+    amount: spec.delta,
+    balanceAfter: balance,
+    description: spec.description,
+    orderId: spec.orderId ?? null,
+    subscriptionId: spec.subscriptionId ?? null,
+    periodStart: spec.periodStart ?? null,
+    refundedTransactionId: spec.refundedTransactionId ?? null,
+    reservationId: spec.reservationId ?? null,
+    createdAt: row.created_at,
+  });
+  return { transaction, balance, replayed: false };
+}
