@@ -8,7 +8,7 @@ import type { AppConfig } from './config';
 import { openDatabase, type Database } from './db';
 import { buildTallySchema, createGraphQLHttp, createGraphQLWs } from './graphql';
 import { createHttpApp, originAllowed } from './http';
-import { ProfileService } from './ledger';
+import { Ledger, ProfileService } from './ledger';
 import { Metrics, silentLogger, type Logger } from './observability';
 
 export interface TallyServer {
@@ -46,6 +46,7 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
     });
     const services = {
       profiles: new ProfileService(dataSource),
+      ledger: new Ledger(dataSource),
       billing: new BillingQueries(dataSource),
     };
     const schema = await buildTallySchema();

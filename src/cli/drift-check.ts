@@ -7,26 +7,36 @@ import { createLogger } from '../observability';
 
 /**
  * `npm run drift-check`: lists every user whose balance differs from the sum of their
- * transactions, and exits 1 when there is any (for cron and CI). Read-only: it applies no
- * migration.
+ * transactions (and whose reserved sum differs from their active holds), and exits 1 when
+ * there is any (for cron and CI). Read-only: it applies no migration.
  */
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel === 'silent' ? 'silent' : 'warn');
   const database = await openDatabase({ ...config, runMigrations: false }, logger);
   try {
-    const drift = await new Ledger(database.dataSource).drift();
+    const ledger = new Ledger(database.dataSource);
+    const drift = await ledger.drift();
+    const held = await ledger.reservedDrift();
     if (drift.length === 0) {
       process.stdout.write('drift check: every balance equals the sum of its transactions\n');
-      return;
+    } else {
+      process.stdout.write(`drift check: ${drift.length} user(s) drifted\n`);
+      for (const d of drift) {
+        process.stdout.write(
+          `  ${d.userId}: balance ${d.credits}, transactions sum ${d.transactionSum}, drift ${d.drift}\n`,
+        );
+      }
     }
-    process.stdout.write(`drift check: ${drift.length} user(s) drifted\n`);
-    for (const d of drift) {
-      process.stdout.write(
-        `  ${d.userId}: balance ${d.credits}, transactions sum ${d.transactionSum}, drift ${d.drift}\n`,
-      );
+    if (held.length > 0) {
+      process.stdout.write(`reservation check: ${held.length} user(s) with a wrong reserved sum\n`);
+      for (const h of held) {
+        process.stdout.write(
+          `  ${h.userId}: reserved ${h.reserved}, active holds sum ${h.activeHoldSum}\n`,
+        );
+      }
     }
-    process.exitCode = 1;
+    if (drift.length > 0 || held.length > 0) process.exitCode = 1;
   } finally {
     await database.close();
   }

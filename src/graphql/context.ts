@@ -1,12 +1,13 @@
 import type { Caller, Role } from '../auth';
 import type { BillingQueries } from '../billing';
 import { DomainError } from '../errors';
-import type { ProfileService } from '../ledger';
+import type { Ledger, ProfileService } from '../ledger';
 import type { Logger } from '../observability';
 
 /** What resolvers may call: billing and ledger use cases, nothing lower. */
 export interface GraphQLServices {
   profiles: ProfileService;
+  ledger: Ledger;
   billing: BillingQueries;
 }
 

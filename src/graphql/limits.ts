@@ -158,12 +158,24 @@ export function costLimitPlugin(maxCost: number): ApolloServerPlugin {
     async requestDidStart() {
       return {
         async didResolveOperation({ request, document, schema }) {
-          const cost = queryCost(
-            schema,
-            document,
-            request.variables ?? {},
-            request.operationName ?? undefined,
-          );
+          let cost: number;
+          try {
+            cost = queryCost(
+              schema,
+              document,
+              request.variables ?? {},
+              request.operationName ?? undefined,
+            );
+          } catch (error) {
+            // The estimator coerces the variables first: a wrong type, a fractional or
+            // out-of-range Int, a missing or unknown input field is the client's error.
+            if (error instanceof GraphQLError) {
+              throw new GraphQLError(error.message, {
+                extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
+              });
+            }
+            throw error;
+          }
           if (cost > maxCost) {
             throw new GraphQLError(
               `Query is too expensive: cost ${cost} exceeds the limit of ${maxCost}`,

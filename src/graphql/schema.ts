@@ -4,9 +4,10 @@ import { DateTimeResolver } from 'graphql-scalars';
 import { buildSchema } from 'type-graphql';
 import { errorMappingMiddleware } from './errors';
 import { CatalogResolver } from './resolvers/catalog.resolver';
+import { CreditsResolver } from './resolvers/credits.resolver';
 import { ProfileResolver } from './resolvers/profile.resolver';
 
-export const RESOLVERS = [CatalogResolver, ProfileResolver] as const;
+export const RESOLVERS = [CatalogResolver, ProfileResolver, CreditsResolver] as const;
 
 /** Builds the executable schema; schema/schema.graphql is this schema printed. */
 export async function buildTallySchema(): Promise<GraphQLSchema> {

@@ -4,6 +4,7 @@ export {
   assertPageSize,
   assertUserId,
   type TransactionPage,
+  type CreditSummary,
 } from './profiles';
 export {
   Ledger,

@@ -33,13 +33,17 @@ export interface MoveSpec {
  * Takes the profile's row lock. Every change to a user's reservations happens under it, and
  * it is always the first lock a ledger transaction takes on a user (after its idempotency
  * key), so two ledger transactions never wait on each other in opposite orders.
+ *
+ * It is the lock an UPDATE of the row takes (FOR NO KEY UPDATE), not FOR UPDATE: inserting a
+ * row that references the profile (an idempotency key, a transaction) holds FOR KEY SHARE on
+ * it, and two transactions each holding that and asking FOR UPDATE would deadlock.
  */
 export async function lockProfile(
   manager: EntityManager,
   userId: string,
 ): Promise<{ reserved: number } | undefined> {
   const rows: Array<{ reserved: number }> = await manager.query(
-    'SELECT reserved FROM user_profiles WHERE id = $1 FOR UPDATE',
+    'SELECT reserved FROM user_profiles WHERE id = $1 FOR NO KEY UPDATE',
     [userId],
   );
   return rows[0];

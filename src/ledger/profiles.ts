@@ -5,6 +5,15 @@ import { DomainError } from '../errors';
 /** Largest page of history a caller may ask for. */
 export const MAX_PAGE_SIZE = 100;
 
+export interface CreditSummary {
+  /** The balance: the sum of the user's transactions. */
+  credits: number;
+  /** Credits on unexpired holds. */
+  reserved: number;
+  /** What a deduction or a new hold may take: credits − reserved (negative after a clawback). */
+  available: number;
+}
+
 export interface TransactionPage {
   transactions: CreditTransaction[];
   hasNextPage: boolean;
@@ -35,6 +44,25 @@ export class ProfileService {
   async findProfile(userId: string): Promise<UserProfile | null> {
     if (userId.length === 0 || userId.length > 255) return null;
     return this.dataSource.getRepository(UserProfile).findOneBy({ id: userId });
+  }
+
+  /**
+   * The balance and how much of it is on hold: `reserved` counts unexpired ACTIVE holds only,
+   * so a lapsed hold is spendable again the moment it lapses. One statement, one snapshot.
+   */
+  async creditsOf(userId: string): Promise<CreditSummary | null> {
+    if (typeof userId !== 'string' || userId.length === 0 || userId.length > 255) return null;
+    const rows: Array<{ credits: number; reserved: number }> = await this.dataSource.query(
+      `SELECT p.credits,
+              COALESCE((SELECT sum(amount) FROM credit_reservations r
+                        WHERE r.user_id = p.id AND r.status = 'ACTIVE'
+                          AND r.expires_at > clock_timestamp()), 0)::int AS reserved
+       FROM user_profiles p WHERE p.id = $1`,
+      [userId],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    return { credits: row.credits, reserved: row.reserved, available: row.credits - row.reserved };
   }
 
   /**

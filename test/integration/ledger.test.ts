@@ -35,6 +35,7 @@ describe('ledger', () => {
   afterEach(async () => {
     // Invariant 1 after every test: balances equal the sums of their transactions.
     expect(await ledger.drift()).toEqual([]);
+    expect(await ledger.reservedDrift()).toEqual([]);
   });
   afterAll(async () => {
     await ds?.destroy();
@@ -265,6 +266,21 @@ describe('ledger', () => {
       await ledger.grant({ userId, type: 'ADJUSTMENT', amount: 81, description: 'top-up' });
       await expect(ledger.deduct({ userId, amount: 1, description: 'x' })).resolves.toMatchObject({
         balance: 0,
+      });
+    });
+
+    it('a grant smaller than the debt still lands: top-ups are never refused', async () => {
+      const userId = await userWith(10);
+      await ledger.clawback({ userId, amount: 100, description: 'provider refund' });
+      const topUp = await ledger.grant({
+        userId,
+        type: 'ADJUSTMENT',
+        amount: 30,
+        description: 'a',
+      });
+      expect(topUp.balance).toBe(-60);
+      await expect(ledger.deduct({ userId, amount: 1, description: 'x' })).rejects.toMatchObject({
+        code: 'INSUFFICIENT_CREDITS',
       });
     });
   });

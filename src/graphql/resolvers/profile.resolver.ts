@@ -52,6 +52,28 @@ export class ProfileResolver {
     return ctx.services.billing.planOf(profile.id);
   }
 
+  @FieldResolver(() => Int, {
+    description: 'Credits on unexpired holds (reservations); part of credits, not spendable.',
+  })
+  async reservedCredits(
+    @Root() profile: UserProfileType,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<number> {
+    return (await ctx.services.profiles.creditsOf(profile.id))?.reserved ?? 0;
+  }
+
+  @FieldResolver(() => Int, {
+    description:
+      'What a deduction or a new hold may take now: credits minus reservedCredits (negative after a clawback).',
+  })
+  async availableCredits(
+    @Root() profile: UserProfileType,
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<number> {
+    // From the credits this response shows, so the three fields always add up.
+    return profile.credits - ((await ctx.services.profiles.creditsOf(profile.id))?.reserved ?? 0);
+  }
+
   @FieldResolver(() => BillingSubscriptionType, { nullable: true })
   async subscription(
     @Root() profile: UserProfileType,

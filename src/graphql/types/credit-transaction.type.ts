@@ -29,6 +29,12 @@ export class CreditTransactionType {
   @Field(() => ID, { nullable: true, description: 'For a REFUND: the CONSUMPTION it gives back.' })
   refundedTransactionId!: string | null;
 
+  @Field(() => ID, {
+    nullable: true,
+    description: 'For a CONSUMPTION that captured a reservation: that reservation.',
+  })
+  reservationId!: string | null;
+
   @Field()
   createdAt!: Date;
 
@@ -42,6 +48,7 @@ export class CreditTransactionType {
       orderId: row.orderId,
       subscriptionId: row.subscriptionId,
       refundedTransactionId: row.refundedTransactionId,
+      reservationId: row.reservationId,
       createdAt: row.createdAt,
     });
   }

@@ -37,3 +37,19 @@ export enum CreditTransactionTypeEnum {
   ADJUSTMENT = 'ADJUSTMENT',
 }
 registerEnumType(CreditTransactionTypeEnum, { name: 'CreditTransactionType' });
+
+export enum ReservationStatusEnum {
+  ACTIVE = 'ACTIVE',
+  CAPTURED = 'CAPTURED',
+  RELEASED = 'RELEASED',
+  EXPIRED = 'EXPIRED',
+}
+registerEnumType(ReservationStatusEnum, {
+  name: 'ReservationStatus',
+  valuesConfig: {
+    ACTIVE: { description: 'Holding its credits until captured, released or expired.' },
+    CAPTURED: { description: 'Settled: part or all of it became a CONSUMPTION.' },
+    RELEASED: { description: 'Settled: given back with nothing taken.' },
+    EXPIRED: { description: 'Lapsed at expiresAt with nothing taken.' },
+  },
+});
