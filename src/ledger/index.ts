@@ -24,3 +24,4 @@ export {
   type CaptureResult,
 } from './ledger';
 export { MAX_IDEMPOTENCY_KEY_LENGTH, assertIdempotencyKey } from './idempotency';
+export { withCredits, type CreditHold, type WithCreditsResult } from './with-credits';

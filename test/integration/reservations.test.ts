@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { DomainError } from '../../src/errors';
-import { Ledger, MAX_ACTIVE_RESERVATIONS, ProfileService } from '../../src/ledger';
+import { Ledger, MAX_ACTIVE_RESERVATIONS, ProfileService, withCredits } from '../../src/ledger';
 import { createTestDatabase, openTestDataSource, type TestDatabase } from '../support/database';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -274,6 +274,66 @@ describe('reservations', () => {
     for (let i = 0; i < holds.length; i += 50) {
       await Promise.all(holds.slice(i, i + 50).map((h) => ledger.release(h.id)));
     }
+  });
+
+  describe('withCredits', () => {
+    it('captures what the work used and gives back the rest', async () => {
+      const userId = await userWith(100);
+      const out = await withCredits(
+        ledger,
+        { userId, amount: 40, description: 'upscale' },
+        async (hold) => {
+          expect((await summary(userId)).available).toBe(60);
+          hold.use(25);
+          return 'frames';
+        },
+      );
+      expect(out).toMatchObject({ result: 'frames', charged: 25 });
+      expect(out.transaction).toMatchObject({ type: 'CONSUMPTION', amount: -25 });
+      expect(await summary(userId)).toEqual({ credits: 75, reserved: 0, available: 75 });
+    });
+
+    it('releases everything when the work fails, and rethrows its error', async () => {
+      const userId = await userWith(100);
+      const failure = new Error('GPU out of memory');
+      await expect(
+        withCredits(ledger, { userId, amount: 40, description: 'upscale' }, async () => {
+          throw failure;
+        }),
+      ).rejects.toBe(failure);
+      expect(await summary(userId)).toEqual({ credits: 100, reserved: 0, available: 100 });
+      expect(await rowCount(userId)).toBe(1);
+    });
+
+    it('never starts the work without the credits, and charges nothing for use(0)', async () => {
+      const userId = await userWith(10);
+      const work = jest.fn(async () => 'never');
+      await expect(
+        withCredits(ledger, { userId, amount: 11, description: 'big job' }, work),
+      ).rejects.toMatchObject({ code: 'INSUFFICIENT_CREDITS' });
+      expect(work).not.toHaveBeenCalled();
+      const free = await withCredits(
+        ledger,
+        { userId, amount: 10, description: 'cached result' },
+        async (hold) => {
+          hold.use(0);
+          return 'cached';
+        },
+      );
+      expect(free).toEqual({ result: 'cached', charged: 0, transaction: null });
+      expect(await summary(userId)).toEqual({ credits: 10, reserved: 0, available: 10 });
+    });
+
+    it('work that outlives the TTL is not charged', async () => {
+      const userId = await userWith(10);
+      await expect(
+        withCredits(ledger, { userId, amount: 5, description: 'slow job', ttlSeconds: 1 }, () =>
+          sleep(1100),
+        ),
+      ).rejects.toMatchObject({ code: 'RESERVATION_NOT_ACTIVE' });
+      expect(await summary(userId)).toEqual({ credits: 10, reserved: 0, available: 10 });
+      expect(await rowCount(userId)).toBe(1);
+    });
   });
 
   describe('bad input changes nothing', () => {
