@@ -26,6 +26,8 @@ export interface AppConfig {
   databaseUrl: string | undefined;
   embeddedDataDir: string | undefined;
   runMigrations: boolean;
+  /** Connections in the service's PostgreSQL pool. */
+  databasePoolSize: number;
   redisUrl: string | undefined;
   jwt: {
     secret: string | undefined;
@@ -123,6 +125,7 @@ const envSchema = z.object({
   DATABASE_URL: postgresUrl,
   EMBEDDED_PG_DATA_DIR: optionalString,
   RUN_MIGRATIONS: bool,
+  DATABASE_POOL_SIZE: intInRange(1, 500),
   REDIS_URL: redisUrl,
   JWT_SECRET: z.preprocess(
     emptyToUndefined,
@@ -245,6 +248,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     databaseUrl: e.DATABASE_URL,
     embeddedDataDir: e.EMBEDDED_PG_DATA_DIR,
     runMigrations: e.RUN_MIGRATIONS ?? true,
+    databasePoolSize: e.DATABASE_POOL_SIZE ?? 20,
     redisUrl: e.REDIS_URL,
     jwt: {
       secret: e.JWT_JWKS_URL ? undefined : (e.JWT_SECRET ?? DEV_JWT_SECRET),

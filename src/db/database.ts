@@ -17,9 +17,9 @@ export interface Database {
  * pending migrations unless RUN_MIGRATIONS=false.
  */
 export async function openDatabase(
-  config: Pick<AppConfig, 'databaseUrl' | 'embeddedDataDir' | 'runMigrations'>,
+  config: Pick<AppConfig, 'databaseUrl' | 'embeddedDataDir' | 'runMigrations'> &
+    Partial<Pick<AppConfig, 'databasePoolSize'>>,
   logger: Logger,
-  options: { poolSize?: number } = {},
 ): Promise<Database> {
   let embedded: EmbeddedPostgres | undefined;
   let url = config.databaseUrl;
@@ -31,7 +31,7 @@ export async function openDatabase(
   }
   const dataSource = createDataSource({
     url,
-    ...(options.poolSize ? { poolSize: options.poolSize } : {}),
+    ...(config.databasePoolSize ? { poolSize: config.databasePoolSize } : {}),
   });
   try {
     await dataSource.initialize();

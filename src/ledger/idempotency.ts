@@ -43,6 +43,12 @@ export function requestHash(operation: string, request: Record<string, unknown>)
     .digest('hex');
 }
 
+/** Claims (user, key), or returns no row when it is taken. */
+export const CLAIM_SQL = `INSERT INTO idempotency_keys (user_id, key, operation, request_hash, response)
+  VALUES ($1, $2, $3, $4, 'null'::jsonb)
+  ON CONFLICT (user_id, key) DO NOTHING
+  RETURNING 1`;
+
 export type Claim<T> = { kind: 'claimed' } | { kind: 'replay'; response: T };
 
 /**
@@ -58,14 +64,12 @@ export async function claimIdempotencyKey<T>(
 ): Promise<Claim<T>> {
   assertIdempotencyKey(scope.key);
   const hash = requestHash(scope.operation, scope.request);
-  const inserted = await queryRows<unknown>(
-    manager,
-    `INSERT INTO idempotency_keys (user_id, key, operation, request_hash, response)
-     VALUES ($1, $2, $3, $4, 'null'::jsonb)
-     ON CONFLICT (user_id, key) DO NOTHING
-     RETURNING 1`,
-    [scope.userId, scope.key, scope.operation, hash],
-  );
+  const inserted = await queryRows<unknown>(manager, CLAIM_SQL, [
+    scope.userId,
+    scope.key,
+    scope.operation,
+    hash,
+  ]);
   if (inserted.length === 1) return { kind: 'claimed' };
   const rows: Array<{ operation: string; request_hash: string; response: T }> = await manager.query(
     `SELECT operation, request_hash, response FROM idempotency_keys WHERE user_id = $1 AND key = $2`,

@@ -476,7 +476,7 @@ export class Ledger {
     );
     let settled = 0;
     for (const { user_id } of users) {
-      settled += await this.dataSource.transaction('READ COMMITTED', (manager) =>
+      settled += await this.dataSource.transaction((manager) =>
         settleExpiredHolds(manager, user_id),
       );
     }
@@ -580,9 +580,7 @@ export class Ledger {
     work: (manager: EntityManager) => Promise<T>,
   ): Promise<T> {
     try {
-      return manager
-        ? await work(manager)
-        : await this.dataSource.transaction('READ COMMITTED', work);
+      return manager ? await work(manager) : await this.dataSource.transaction(work);
     } catch (error) {
       throw this.translate(error);
     }
@@ -625,14 +623,9 @@ export class Ledger {
           return { transaction, balance: claim.response.balance, replayed: true };
         }
       }
-      const moved = await applyMovement(manager, spec);
-      if (scope) {
-        await storeIdempotentResponse(manager, scope, {
-          transactionId: moved.transaction.id,
-          balance: moved.balance,
-        } satisfies StoredMovement);
-      }
-      return moved;
+      // The movement stores its result under the key in the same statement
+      // ({ transactionId, balance }: StoredMovement).
+      return applyMovement(manager, spec, scope?.key);
     });
     // Side effects after commit only (STYLE 10); inside a caller's transaction, the caller
     // announces once it commits.

@@ -90,65 +90,87 @@ export async function hasLapsedHolds(manager: EntityManager, userId: string): Pr
 }
 
 /**
- * The balance change: one conditional UPDATE. A debit (other than a clawback) must leave the
- * unreserved part of the balance at zero or above; a capture first gives back its own hold.
- * Returns the new balance, or undefined when the condition (or the row) is missing.
+ * The balance change and its transaction row in one statement: a conditional UPDATE whose
+ * RETURNING feeds the INSERT, so the row lock it takes is held for one round trip (plus the
+ * COMMIT), not three. A debit (other than a clawback) must leave the unreserved part of the
+ * balance at zero or above; a capture first gives back its own hold. When the condition
+ * fails, nothing is inserted and no row comes back.
+ *
+ * With a key ($12), the same statement stores the result under the idempotency key claimed
+ * earlier in the transaction.
  */
-async function updateBalance(manager: EntityManager, spec: MoveSpec): Promise<number | undefined> {
-  const rows = await queryRows<{ credits: number }>(
-    manager,
-    `UPDATE user_profiles SET credits = credits + $2, reserved = reserved - $4, updated_at = now()
-     WHERE id = $1 AND ($3 OR $2 >= 0 OR credits - (reserved - $4) + $2 >= 0)
-     RETURNING credits`,
-    [spec.userId, spec.delta, spec.mayGoNegative, spec.releaseReserved ?? 0],
-  );
-  return rows[0]?.credits;
+export const MOVE_SQL = `WITH moved AS (
+    UPDATE user_profiles SET credits = credits + $2, reserved = reserved - $4, updated_at = now()
+    WHERE id = $1 AND ($3 OR $2 >= 0 OR credits - (reserved - $4) + $2 >= 0)
+    RETURNING credits
+  ), inserted AS (
+    INSERT INTO credit_transactions
+      (user_id, type, amount, balance_after, description, order_id, subscription_id,
+       period_start, refunded_transaction_id, reservation_id)
+    SELECT $1, $5::varchar, $2, moved.credits, $6::varchar, $7::uuid, $8::uuid,
+           $9::timestamptz, $10::uuid, $11::uuid
+    FROM moved
+    RETURNING id, seq, balance_after, created_at
+  ), stored AS (
+    UPDATE idempotency_keys k
+    SET response = jsonb_build_object('transactionId', inserted.id, 'balance', inserted.balance_after)
+    FROM inserted
+    WHERE $12::varchar IS NOT NULL AND k.user_id = $1 AND k.key = $12::varchar
+  )
+  SELECT id, seq, balance_after, created_at FROM inserted`;
+
+export function moveParameters(spec: MoveSpec, idempotencyKey?: string): unknown[] {
+  return [
+    spec.userId,
+    spec.delta,
+    spec.mayGoNegative,
+    spec.releaseReserved ?? 0,
+    spec.type,
+    spec.description,
+    spec.orderId ?? null,
+    spec.subscriptionId ?? null,
+    spec.periodStart ?? null,
+    spec.refundedTransactionId ?? null,
+    spec.reservationId ?? null,
+    idempotencyKey ?? null,
+  ];
 }
 
-/** The balance change and its transaction row, in the caller's database transaction. */
+interface MovedRow {
+  id: string;
+  seq: string;
+  balance_after: number;
+  created_at: Date;
+}
+
+/**
+ * The balance change and its transaction row, in the caller's database transaction. With
+ * `idempotencyKey` (already claimed in this transaction), the result is stored under it.
+ */
 export async function applyMovement(
   manager: EntityManager,
   spec: MoveSpec,
+  idempotencyKey?: string,
 ): Promise<CreditMovement> {
-  let balance = await updateBalance(manager, spec);
-  if (balance === undefined) {
+  const move = async () =>
+    (await queryRows<MovedRow>(manager, MOVE_SQL, moveParameters(spec, idempotencyKey)))[0];
+  let row = await move();
+  if (!row) {
     // `reserved` may still count holds that lapsed since the user's last write: settle them
     // and try once more before refusing.
     if (await hasLapsedHolds(manager, spec.userId)) {
       await settleExpiredHolds(manager, spec.userId);
-      balance = await updateBalance(manager, spec);
+      row = await move();
     }
-    if (balance === undefined)
-      throw new DomainError('INSUFFICIENT_CREDITS', 'Insufficient credits');
+    if (!row) throw new DomainError('INSUFFICIENT_CREDITS', 'Insufficient credits');
   }
-  const inserted = await queryRows<{ id: string; seq: string; created_at: Date }>(
-    manager,
-    `INSERT INTO credit_transactions
-       (user_id, type, amount, balance_after, description, order_id, subscription_id,
-        period_start, refunded_transaction_id, reservation_id)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-     RETURNING id, seq, created_at`,
-    [
-      spec.userId,
-      spec.type,
-      spec.delta,
-      balance,
-      spec.description,
-      spec.orderId ?? null,
-      spec.subscriptionId ?? null,
-      spec.periodStart ?? null,
-      spec.refundedTransactionId ?? null,
-      spec.reservationId ?? null,
-    ],
-  );
-  const row = inserted[0]!;
   const transaction = Object.assign(new CreditTransaction(), {
     id: row.id,
     seq: row.seq,
     userId: spec.userId,
     type: spec.type,
     amount: spec.delta,
-    balanceAfter: balance,
+    balanceAfter: row.balance_after,
     description: spec.description,
     orderId: spec.orderId ?? null,
     subscriptionId: spec.subscriptionId ?? null,
@@ -157,5 +179,5 @@ export async function applyMovement(
     reservationId: spec.reservationId ?? null,
     createdAt: row.created_at,
   });
-  return { transaction, balance, replayed: false };
+  return { transaction, balance: row.balance_after, replayed: false };
 }
