@@ -1,6 +1,7 @@
 import { Initial1795675882660 } from './1795675882660-Initial';
 import { RefundWithinConsumption1795700000000 } from './1795700000000-RefundWithinConsumption';
 import { Reservations1795710000000 } from './1795710000000-Reservations';
+import { LedgerMoveFunction1795720000000 } from './1795720000000-LedgerMoveFunction';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the service, the tests and
@@ -12,4 +13,5 @@ export const MIGRATIONS: Function[] = [
   Initial1795675882660,
   RefundWithinConsumption1795700000000,
   Reservations1795710000000,
+  LedgerMoveFunction1795720000000,
 ];

@@ -6,13 +6,20 @@ import {
   type ReservationStatus,
 } from '../entities';
 import { DomainError } from '../errors';
-import { claimIdempotencyKey, storeIdempotentResponse, type IdempotencyScope } from './idempotency';
+import {
+  assertIdempotencyKey,
+  claimIdempotencyKey,
+  requestHash,
+  storeIdempotentResponse,
+  type IdempotencyScope,
+} from './idempotency';
 import {
   applyMovement,
   hasLapsedHolds,
   lockProfile,
   settleExpiredHolds,
   type CreditMovement,
+  type MovementKey,
   type MoveSpec,
 } from './movements';
 import { assertUserId } from './profiles';
@@ -76,11 +83,6 @@ export interface CaptureResult extends CreditMovement {
   reservation: CreditReservation;
 }
 
-interface StoredMovement {
-  transactionId: string;
-  balance: number;
-}
-
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function assertAmount(amount: number, name = 'amount'): void {
@@ -122,6 +124,10 @@ export function assertTtl(ttlSeconds: number): void {
 const PG_FOREIGN_KEY_VIOLATION = '23503';
 const PG_CHECK_VIOLATION = '23514';
 const PG_NUMERIC_OUT_OF_RANGE = '22003';
+/** Raised by tally_move (migrations/1795720000000-LedgerMoveFunction.ts). */
+const PG_INSUFFICIENT_CREDITS = 'TL001';
+const PG_UNKNOWN_USER = 'TL002';
+const PG_KEY_REUSED = 'TL003';
 
 function pgCode(error: unknown): string | undefined {
   const e = error as { code?: unknown; driverError?: { code?: unknown } };
@@ -587,8 +593,8 @@ export class Ledger {
   }
 
   /**
-   * Runs one movement in a transaction (or the caller's), guarded by its idempotency key
-   * when it has one, and announces it after commit.
+   * Runs one movement: as its own transaction (one database call), or inside the caller's,
+   * guarded by its idempotency key when it has one, and announces it after commit.
    */
   private async run(
     operation: string,
@@ -598,14 +604,15 @@ export class Ledger {
   ): Promise<CreditMovement> {
     assertUserId(spec.userId);
     assertDescription(spec.description);
-    const movement = await this.transact(options.manager, async (manager) => {
-      let scope: IdempotencyScope | undefined;
-      if (options.idempotencyKey !== undefined) {
-        scope = {
-          userId: spec.userId,
-          key: options.idempotencyKey,
+    let key: MovementKey | undefined;
+    if (options.idempotencyKey !== undefined) {
+      assertIdempotencyKey(options.idempotencyKey);
+      key = {
+        key: options.idempotencyKey,
+        operation,
+        requestHash: requestHash(
           operation,
-          request: keyedRequest ?? {
+          keyedRequest ?? {
             userId: spec.userId,
             type: spec.type,
             delta: spec.delta,
@@ -614,19 +621,15 @@ export class Ledger {
             subscriptionId: spec.subscriptionId ?? null,
             periodStart: spec.periodStart?.toISOString() ?? null,
           },
-        };
-        const claim = await claimIdempotencyKey<StoredMovement>(manager, scope);
-        if (claim.kind === 'replay') {
-          const transaction = await manager.findOneByOrFail(CreditTransaction, {
-            id: claim.response.transactionId,
-          });
-          return { transaction, balance: claim.response.balance, replayed: true };
-        }
-      }
-      // The movement stores its result under the key in the same statement
-      // ({ transactionId, balance }: StoredMovement).
-      return applyMovement(manager, spec, scope?.key);
-    });
+        ),
+      };
+    }
+    let movement: CreditMovement;
+    try {
+      movement = await applyMovement(options.manager ?? this.dataSource.manager, spec, key);
+    } catch (error) {
+      throw this.translate(error);
+    }
     // Side effects after commit only (STYLE 10); inside a caller's transaction, the caller
     // announces once it commits.
     if (!options.manager && !movement.replayed) this.hooks.afterCommit?.(movement);
@@ -637,6 +640,16 @@ export class Ledger {
     if (error instanceof DomainError) return error;
     const code = pgCode(error);
     const constraint = pgConstraint(error);
+    if (code === PG_INSUFFICIENT_CREDITS) {
+      return new DomainError('INSUFFICIENT_CREDITS', 'Insufficient credits');
+    }
+    if (code === PG_UNKNOWN_USER) return new DomainError('NOT_FOUND', 'User not found');
+    if (code === PG_KEY_REUSED) {
+      return new DomainError(
+        'IDEMPOTENCY_KEY_REUSED',
+        'This idempotency key was already used with other arguments',
+      );
+    }
     if (code === PG_FOREIGN_KEY_VIOLATION && constraint?.endsWith('_user')) {
       return new DomainError('NOT_FOUND', 'User not found');
     }

@@ -1,7 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { CreditTransaction, type CreditTransactionType } from '../entities';
 import { DomainError } from '../errors';
-import { queryRows } from './sql';
 
 /** The result of a movement: its transaction row and the balance right after it. */
 export interface CreditMovement {
@@ -51,23 +50,13 @@ export async function lockProfile(
 
 /**
  * Settles the user's lapsed holds: ACTIVE reservations past their expiry become EXPIRED and
- * leave `reserved`, in one statement under the profile's lock. Reads never count a lapsed
- * hold, so this only brings the stored sum in line with what time already freed. Returns how
- * many holds it settled.
+ * leave `reserved`, under the profile's lock (tally_settle_expired_holds, a migration). Reads
+ * never count a lapsed hold, so this only brings the stored sum in line with what time
+ * already freed. Returns how many holds it settled.
  */
 export async function settleExpiredHolds(manager: EntityManager, userId: string): Promise<number> {
-  const profile = await lockProfile(manager, userId);
-  if (!profile || profile.reserved === 0) return 0;
-  const rows = await queryRows<{ settled: number }>(
-    manager,
-    `WITH expired AS (
-       UPDATE credit_reservations SET status = 'EXPIRED', settled_at = expires_at
-       WHERE user_id = $1 AND status = 'ACTIVE' AND expires_at <= clock_timestamp()
-       RETURNING amount
-     ), total AS (SELECT count(*)::int AS settled, COALESCE(sum(amount), 0)::int AS amount FROM expired)
-     UPDATE user_profiles p SET reserved = p.reserved - total.amount, updated_at = now()
-     FROM total WHERE p.id = $1 AND total.settled > 0
-     RETURNING total.settled`,
+  const rows: Array<{ settled: number }> = await manager.query(
+    'SELECT tally_settle_expired_holds($1) AS settled',
     [userId],
   );
   return rows[0]?.settled ?? 0;
@@ -89,37 +78,22 @@ export async function hasLapsedHolds(manager: EntityManager, userId: string): Pr
   return rows[0].lapsed;
 }
 
-/**
- * The balance change and its transaction row in one statement: a conditional UPDATE whose
- * RETURNING feeds the INSERT, so the row lock it takes is held for one round trip (plus the
- * COMMIT), not three. A debit (other than a clawback) must leave the unreserved part of the
- * balance at zero or above; a capture first gives back its own hold. When the condition
- * fails, nothing is inserted and no row comes back.
- *
- * With a key ($12), the same statement stores the result under the idempotency key claimed
- * earlier in the transaction.
- */
-export const MOVE_SQL = `WITH moved AS (
-    UPDATE user_profiles SET credits = credits + $2, reserved = reserved - $4, updated_at = now()
-    WHERE id = $1 AND ($3 OR $2 >= 0 OR credits - (reserved - $4) + $2 >= 0)
-    RETURNING credits
-  ), inserted AS (
-    INSERT INTO credit_transactions
-      (user_id, type, amount, balance_after, description, order_id, subscription_id,
-       period_start, refunded_transaction_id, reservation_id)
-    SELECT $1, $5::varchar, $2, moved.credits, $6::varchar, $7::uuid, $8::uuid,
-           $9::timestamptz, $10::uuid, $11::uuid
-    FROM moved
-    RETURNING id, seq, balance_after, created_at
-  ), stored AS (
-    UPDATE idempotency_keys k
-    SET response = jsonb_build_object('transactionId', inserted.id, 'balance', inserted.balance_after)
-    FROM inserted
-    WHERE $12::varchar IS NOT NULL AND k.user_id = $1 AND k.key = $12::varchar
-  )
-  SELECT id, seq, balance_after, created_at FROM inserted`;
+/** How a keyed movement is recognised on replay. */
+export interface MovementKey {
+  key: string;
+  operation: string;
+  requestHash: string;
+}
 
-export function moveParameters(spec: MoveSpec, idempotencyKey?: string): unknown[] {
+/**
+ * One movement in one database call (tally_move, a migration): claim the key, the
+ * conditional UPDATE, the transaction row, the stored result. Refusals raise TL001 to TL003,
+ * rolling the whole call back; see Ledger.translate.
+ */
+export const MOVE_SQL = `SELECT outcome, transaction_id, balance, tx_seq, tx_created_at
+  FROM tally_move($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`;
+
+export function moveParameters(spec: MoveSpec, key?: MovementKey): unknown[] {
   return [
     spec.userId,
     spec.delta,
@@ -132,52 +106,51 @@ export function moveParameters(spec: MoveSpec, idempotencyKey?: string): unknown
     spec.periodStart ?? null,
     spec.refundedTransactionId ?? null,
     spec.reservationId ?? null,
-    idempotencyKey ?? null,
+    key?.key ?? null,
+    key?.operation ?? null,
+    key?.requestHash ?? null,
   ];
 }
 
 interface MovedRow {
-  id: string;
-  seq: string;
-  balance_after: number;
-  created_at: Date;
+  outcome: 'moved' | 'replay';
+  transaction_id: string;
+  balance: number;
+  tx_seq: string | null;
+  tx_created_at: Date | null;
 }
 
 /**
- * The balance change and its transaction row, in the caller's database transaction. With
- * `idempotencyKey` (already claimed in this transaction), the result is stored under it.
+ * The balance change and its transaction row. Given the data source's own manager it runs
+ * as its own transaction (one round trip); given a transaction's manager it joins it.
  */
 export async function applyMovement(
   manager: EntityManager,
   spec: MoveSpec,
-  idempotencyKey?: string,
+  key?: MovementKey,
 ): Promise<CreditMovement> {
-  const move = async () =>
-    (await queryRows<MovedRow>(manager, MOVE_SQL, moveParameters(spec, idempotencyKey)))[0];
-  let row = await move();
-  if (!row) {
-    // `reserved` may still count holds that lapsed since the user's last write: settle them
-    // and try once more before refusing.
-    if (await hasLapsedHolds(manager, spec.userId)) {
-      await settleExpiredHolds(manager, spec.userId);
-      row = await move();
-    }
-    if (!row) throw new DomainError('INSUFFICIENT_CREDITS', 'Insufficient credits');
+  const rows: MovedRow[] = await manager.query(MOVE_SQL, moveParameters(spec, key));
+  const row = rows[0]!;
+  if (row.outcome === 'replay') {
+    const transaction = await manager.findOneByOrFail(CreditTransaction, {
+      id: row.transaction_id,
+    });
+    return { transaction, balance: row.balance, replayed: true };
   }
   const transaction = Object.assign(new CreditTransaction(), {
-    id: row.id,
-    seq: row.seq,
+    id: row.transaction_id,
+    seq: row.tx_seq,
     userId: spec.userId,
     type: spec.type,
     amount: spec.delta,
-    balanceAfter: row.balance_after,
+    balanceAfter: row.balance,
     description: spec.description,
     orderId: spec.orderId ?? null,
     subscriptionId: spec.subscriptionId ?? null,
     periodStart: spec.periodStart ?? null,
     refundedTransactionId: spec.refundedTransactionId ?? null,
     reservationId: spec.reservationId ?? null,
-    createdAt: row.created_at,
+    createdAt: row.tx_created_at,
   });
-  return { transaction, balance: row.balance_after, replayed: false };
+  return { transaction, balance: row.balance, replayed: false };
 }
