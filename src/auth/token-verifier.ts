@@ -16,6 +16,15 @@ export interface TokenVerifierOptions {
   audience?: string | undefined;
 }
 
+/**
+ * Verified tokens are remembered (by their exact text) for at most this long and never past
+ * their `exp`: an app backend sends the same service token with every request, and checking
+ * its signature each time was an eighth of a request's CPU. A key removed from a JWKS stops
+ * being honoured for its cached tokens within this delay.
+ */
+const VERIFIED_CACHE_MS = 60_000;
+const VERIFIED_CACHE_SIZE = 10_000;
+
 /** Longest bearer token accepted; anything longer is refused before parsing. */
 const MAX_TOKEN_LENGTH = 8192;
 const MAX_SUBJECT_LENGTH = 255;
@@ -31,6 +40,7 @@ function unauthenticated(message: string): DomainError {
 export class TokenVerifier {
   private readonly key: Uint8Array | JWTVerifyGetKey;
   private readonly algorithms: string[];
+  private readonly verified = new Map<string, { caller: Caller; until: number }>();
 
   constructor(private readonly options: TokenVerifierOptions) {
     if (options.jwksUrl) {
@@ -54,6 +64,29 @@ export class TokenVerifier {
 
   async verify(token: string): Promise<Caller> {
     if (token.length > MAX_TOKEN_LENGTH) throw unauthenticated('Token too long');
+    const now = Date.now();
+    const remembered = this.verified.get(token);
+    if (remembered) {
+      if (remembered.until > now) return remembered.caller;
+      this.verified.delete(token);
+    }
+    const caller = await this.verifyAfresh(token);
+    const until = Math.min(
+      now + VERIFIED_CACHE_MS,
+      caller.kind === 'authenticated' && caller.tokenExpiresAt !== undefined
+        ? caller.tokenExpiresAt * 1000
+        : Infinity,
+    );
+    if (this.verified.size >= VERIFIED_CACHE_SIZE) {
+      // Maps iterate in insertion order: drop the oldest entry.
+      const oldest = this.verified.keys().next().value;
+      if (oldest !== undefined) this.verified.delete(oldest);
+    }
+    this.verified.set(token, { caller, until });
+    return caller;
+  }
+
+  private async verifyAfresh(token: string): Promise<Caller> {
     let payload: JWTPayload;
     try {
       const result = await jwtVerify(token, this.key as Uint8Array, {
