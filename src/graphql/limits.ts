@@ -10,6 +10,7 @@ import {
   type GraphQLSchema,
   type SelectionSetNode,
   type ValidationContext,
+  visit,
 } from 'graphql';
 import {
   fieldExtensionsEstimator,
@@ -152,6 +153,55 @@ export function queryCost(
   });
 }
 
+/**
+ * The variables an operation's cost depends on: those given to a `first` argument (the
+ * connection estimator multiplies by it) and to `@skip`/`@include` (which drop fields).
+ */
+export function costVariables(document: DocumentNode): string[] {
+  const names = new Set<string>();
+  visit(document, {
+    Argument(node, _key, _parent, _path, ancestors) {
+      if (node.value.kind !== Kind.VARIABLE) return;
+      // The argument's owner: its nearest ancestor that is a node, not the arguments array.
+      const owner = [...ancestors].reverse().find((a) => !Array.isArray(a)) as
+        { kind?: string; name?: { value: string } } | undefined;
+      const inDirective =
+        owner?.kind === Kind.DIRECTIVE &&
+        (owner.name?.value === 'skip' || owner.name?.value === 'include');
+      if (node.name.value === 'first' || inDirective) names.add(node.value.name.value);
+    },
+  });
+  return [...names].sort();
+}
+
+const costCache = new WeakMap<DocumentNode, { variables: string[]; costs: Map<string, number> }>();
+const COSTS_PER_DOCUMENT = 64;
+
+/**
+ * queryCost, remembered per parsed document (Apollo hands the same DocumentNode to every
+ * request with the same query text) and per value of the variables the cost depends on. A
+ * deduction's idempotency key changes every request; its cost does not.
+ */
+export function cachedQueryCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown>,
+  operationName?: string,
+): number {
+  let entry = costCache.get(document);
+  if (!entry) {
+    entry = { variables: costVariables(document), costs: new Map() };
+    costCache.set(document, entry);
+  }
+  const key = JSON.stringify([operationName ?? null, entry.variables.map((v) => variables[v])]);
+  let cost = entry.costs.get(key);
+  if (cost === undefined) {
+    cost = queryCost(schema, document, variables, operationName);
+    if (entry.costs.size < COSTS_PER_DOCUMENT) entry.costs.set(key, cost);
+  }
+  return cost;
+}
+
 /** Refuses an operation whose estimated cost exceeds `maxCost`, before it executes. */
 export function costLimitPlugin(maxCost: number): ApolloServerPlugin {
   return {
@@ -160,7 +210,7 @@ export function costLimitPlugin(maxCost: number): ApolloServerPlugin {
         async didResolveOperation({ request, document, schema }) {
           let cost: number;
           try {
-            cost = queryCost(
+            cost = cachedQueryCost(
               schema,
               document,
               request.variables ?? {},
