@@ -3,7 +3,7 @@ import type { CreditTransaction } from '../../entities';
 import { CreditTransactionTypeEnum } from './enums';
 import { PageInfo } from './page-info.type';
 
-@ObjectType('CreditTransaction')
+@ObjectType('CreditTransaction', { simpleResolvers: true })
 export class CreditTransactionType {
   @Field(() => ID)
   id!: string;
@@ -54,7 +54,7 @@ export class CreditTransactionType {
   }
 }
 
-@ObjectType('CreditTransactionEdge')
+@ObjectType('CreditTransactionEdge', { simpleResolvers: true })
 export class CreditTransactionEdge {
   @Field()
   cursor!: string;
@@ -63,7 +63,7 @@ export class CreditTransactionEdge {
   node!: CreditTransactionType;
 }
 
-@ObjectType('CreditTransactionConnection')
+@ObjectType('CreditTransactionConnection', { simpleResolvers: true })
 export class CreditTransactionConnection {
   @Field(() => [CreditTransactionEdge])
   edges!: CreditTransactionEdge[];

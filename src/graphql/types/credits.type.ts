@@ -4,7 +4,10 @@ import type { CreditDrift, CreditMovement } from '../../ledger';
 import { CreditTransactionType } from './credit-transaction.type';
 import { ReservationStatusEnum } from './enums';
 
-@ObjectType('CreditMovement', { description: 'A movement and the balance right after it.' })
+@ObjectType('CreditMovement', {
+  simpleResolvers: true,
+  description: 'A movement and the balance right after it.',
+})
 export class CreditMovementType {
   @Field(() => CreditTransactionType)
   transaction!: CreditTransactionType;
@@ -24,7 +27,7 @@ export class CreditMovementType {
   }
 }
 
-@ObjectType('CreditDrift')
+@ObjectType('CreditDrift', { simpleResolvers: true })
 export class CreditDriftType {
   @Field(() => ID)
   userId!: string;
@@ -44,6 +47,7 @@ export class CreditDriftType {
 }
 
 @ObjectType('CreditReservation', {
+  simpleResolvers: true,
   description:
     'A hold on credits for work in progress. It moves nothing; its credits cannot be spent until it is captured, released or expires.',
 })
@@ -90,7 +94,7 @@ export class CreditReservationType {
   }
 }
 
-@ObjectType('CaptureReservationPayload')
+@ObjectType('CaptureReservationPayload', { simpleResolvers: true })
 export class CaptureReservationPayload {
   @Field(() => CreditReservationType)
   reservation!: CreditReservationType;

@@ -5,7 +5,7 @@ import { OrderStatusEnum } from './enums';
 import { PageInfo } from './page-info.type';
 import { ProductType } from './product.type';
 
-@ObjectType('Order')
+@ObjectType('Order', { simpleResolvers: true })
 export class OrderType {
   @Field(() => ID)
   id!: string;
@@ -61,7 +61,7 @@ export class OrderType {
   }
 }
 
-@ObjectType('OrderEdge')
+@ObjectType('OrderEdge', { simpleResolvers: true })
 export class OrderEdge {
   @Field()
   cursor!: string;
@@ -70,7 +70,7 @@ export class OrderEdge {
   node!: OrderType;
 }
 
-@ObjectType('OrderConnection')
+@ObjectType('OrderConnection', { simpleResolvers: true })
 export class OrderConnection {
   @Field(() => [OrderEdge])
   edges!: OrderEdge[];

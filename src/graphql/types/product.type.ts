@@ -2,7 +2,7 @@ import { Field, ID, Int, ObjectType } from 'type-graphql';
 import type { Product } from '../../catalog';
 import { BillingIntervalEnum, ProductKindEnum } from './enums';
 
-@ObjectType('Product')
+@ObjectType('Product', { simpleResolvers: true })
 export class ProductType {
   @Field(() => ID)
   id!: string;

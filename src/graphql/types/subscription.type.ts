@@ -4,7 +4,7 @@ import type { Subscription } from '../../entities';
 import { SubscriptionStatusEnum } from './enums';
 import { ProductType } from './product.type';
 
-@ObjectType('BillingSubscription')
+@ObjectType('BillingSubscription', { simpleResolvers: true })
 export class BillingSubscriptionType {
   @Field(() => ID)
   id!: string;

@@ -1,7 +1,7 @@
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 import type { UserProfile } from '../../entities';
 
-@ObjectType('UserProfile')
+@ObjectType('UserProfile', { simpleResolvers: true })
 export class UserProfileType {
   @Field(() => ID)
   id!: string;
