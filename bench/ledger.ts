@@ -16,7 +16,8 @@
 import 'reflect-metadata';
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import inspector from 'node:inspector';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -426,7 +427,23 @@ async function main(): Promise<void> {
     if (drift.length > 0) failures++;
     await ds.destroy();
   } finally {
-    for (const child of children) child.kill('SIGKILL');
+    // A clean exit, so a CPU profile gets written; then make sure.
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(() => {
+              child.kill('SIGKILL');
+              resolve();
+            }, 5000);
+            child.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            child.send('stop');
+          }),
+      ),
+    );
     await db.cleanup();
   }
   process.stdout.write(
@@ -442,8 +459,31 @@ async function main(): Promise<void> {
 const role = process.argv[2];
 if (role === 'serve-bare' || role === 'serve-tally') {
   const url = process.argv[3]!;
+  // BENCH_PROFILE=file.cpuprofile records the Tally server's CPU from start to stop (open it
+  // in Chrome DevTools): where a request's time goes.
+  const profileTo = role === 'serve-tally' ? process.env['BENCH_PROFILE'] : undefined;
+  const session = profileTo ? new inspector.Session() : undefined;
+  const post = (method: string) =>
+    new Promise<unknown>((resolve, reject) =>
+      session!.post(method, (error, result) => (error ? reject(error) : resolve(result))),
+    );
+  process.on('message', (message) => {
+    if (message !== 'stop') return;
+    if (!session) process.exit(0);
+    void post('Profiler.stop').then((result) => {
+      writeFileSync(profileTo!, JSON.stringify((result as { profile: unknown }).profile));
+      process.exit(0);
+    });
+  });
   (role === 'serve-bare' ? serveBare(url) : serveTally(url)).then(
-    (port) => process.send?.({ port }),
+    async (port) => {
+      if (session) {
+        session.connect();
+        await post('Profiler.enable');
+        await post('Profiler.start');
+      }
+      process.send?.({ port });
+    },
     (error: unknown) => {
       process.stderr.write(`${String(error)}\n`);
       process.exit(1);
