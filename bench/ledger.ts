@@ -9,9 +9,9 @@
  *           node:http server running the same SQL transaction per POST.        target ≥ 0.5
  *
  * Database: BENCH_DATABASE_URL or DATABASE_URL (a throwaway database is created there), else
- * an embedded PostgreSQL in a temp folder. BENCH_SECONDS sets each measured run (default 5);
- * each pair alternates baseline and subject twice. Servers under load run as child processes
- * so the load generator does not share their event loop.
+ * an embedded PostgreSQL in a temp folder. BENCH_SECONDS sets each measured run (default 4),
+ * BENCH_ROUNDS the baseline/subject pairs (default 3; the median pair is reported). Servers
+ * under load run as child processes so the load generator does not share their event loop.
  */
 import 'reflect-metadata';
 import { fork, type ChildProcess } from 'node:child_process';
@@ -40,8 +40,8 @@ const USERS = 10_000;
  * every later run (we measured 465/s falling to 121/s over four runs on one row). */
 const HOT_ACCOUNTS = 40;
 let hotRuns = 0;
-const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 2);
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 4);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 /** BENCH_ONLY=module or http runs one layer (for a quicker look). */
 const ONLY = process.env['BENCH_ONLY'];
 const JWT_SECRET = 'bench-secret-0123456789abcdef0123456789abcdef';
@@ -159,8 +159,7 @@ async function spawnServer(
   port: number;
 }> {
   const child = fork(__filename, [role, url], {
-    execArgv: ['-r', 'ts-node/register'],
-    env: { ...process.env, TS_NODE_SWC: 'true' },
+    execArgv: ['-r', path.join(__dirname, 'register.js')],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const port = await new Promise<number>((resolve, reject) => {
@@ -256,14 +255,18 @@ async function httpLoad(
   };
 }
 
-/** Alternates baseline and subject ROUNDS times; keeps each side's best round. */
+/**
+ * Alternates baseline and subject ROUNDS times, each pair back to back, and keeps the pair
+ * whose ratio is the median: a noisy neighbour then spoils one pair, not the verdict.
+ */
 async function compare(
   baseline: (seconds: number) => Promise<Figures>,
   subject: (seconds: number) => Promise<Figures>,
 ): Promise<{ baseline: Figures; subject: Figures }> {
-  await baseline(1);
-  await subject(1);
-  let best: { baseline: Figures; subject: Figures } | undefined;
+  // Warm both up (the JIT needs a few thousand requests through Apollo's paths).
+  await baseline(2);
+  await subject(2);
+  const pairs: Array<{ baseline: Figures; subject: Figures; ratio: number }> = [];
   for (let round = 0; round < ROUNDS; round++) {
     // Alternate who goes first: a hot row's dead versions pile up during a run, which
     // would otherwise always slow the second of the pair.
@@ -276,15 +279,14 @@ async function compare(
       s = await subject(SECONDS);
       b = await baseline(SECONDS);
     }
+    const ratio = s.perSecond / b.perSecond;
     process.stdout.write(
-      `  round ${round + 1}: baseline ${b.perSecond.toFixed(0)}/s, tally ${s.perSecond.toFixed(0)}/s\n`,
+      `  round ${round + 1}: baseline ${b.perSecond.toFixed(0)}/s, tally ${s.perSecond.toFixed(0)}/s, ratio ${ratio.toFixed(2)}\n`,
     );
-    best = {
-      baseline: !best || b.perSecond > best.baseline.perSecond ? b : best.baseline,
-      subject: !best || s.perSecond > best.subject.perSecond ? s : best.subject,
-    };
+    pairs.push({ baseline: b, subject: s, ratio });
   }
-  return best!;
+  pairs.sort((x, y) => x.ratio - y.ratio);
+  return pairs[Math.floor((pairs.length - 1) / 2)]!;
 }
 
 const rows: string[] = [];
@@ -374,7 +376,7 @@ async function prepareDatabase(): Promise<{
 async function main(): Promise<void> {
   const started = Date.now();
   process.stdout.write(
-    `bench:ledger: ${CALLERS} concurrent callers, pool ${POOL_SIZE}, ${SECONDS} s per run, best of ${ROUNDS}\n\n`,
+    `bench:ledger: ${CALLERS} concurrent callers, pool ${POOL_SIZE}, ${SECONDS} s per run, median pair of ${ROUNDS}\n\n`,
   );
   const db = await prepareDatabase();
   const children: ChildProcess[] = [];
