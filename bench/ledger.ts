@@ -306,7 +306,7 @@ function report(
     `${layer} · ${scenario}`,
     line('baseline', result.baseline),
     line('tally', result.subject),
-    `  ratio ${ratio.toFixed(2)} (target ≥ ${target}: ${verdict})`,
+    `  ratio ${ratio.toFixed(3)} (target ≥ ${target}: ${verdict})`,
   ].join('\n');
   process.stdout.write(`${text}\n\n`);
   rows.push(
