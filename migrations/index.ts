@@ -2,6 +2,7 @@ import { Initial1795675882660 } from './1795675882660-Initial';
 import { RefundWithinConsumption1795700000000 } from './1795700000000-RefundWithinConsumption';
 import { Reservations1795710000000 } from './1795710000000-Reservations';
 import { LedgerMoveFunction1795720000000 } from './1795720000000-LedgerMoveFunction';
+import { MockProvider1795730000000 } from './1795730000000-MockProvider';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the service, the tests and
@@ -14,4 +15,5 @@ export const MIGRATIONS: Function[] = [
   RefundWithinConsumption1795700000000,
   Reservations1795710000000,
   LedgerMoveFunction1795720000000,
+  MockProvider1795730000000,
 ];

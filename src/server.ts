@@ -10,6 +10,7 @@ import { buildTallySchema, createGraphQLHttp, createGraphQLWs } from './graphql'
 import { createHttpApp, originAllowed } from './http';
 import { Ledger, ProfileService } from './ledger';
 import { Metrics, silentLogger, type Logger } from './observability';
+import { createPaymentProvider, MockProvider, mockCheckoutRoutes } from './providers';
 
 export interface TallyServer {
   /** Base URL the server listens on, e.g. http://127.0.0.1:4000. */
@@ -43,6 +44,16 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
       jwksUrl: config.jwt.jwksUrl,
       issuer: config.jwt.issuer,
       audience: config.jwt.audience,
+    });
+    // The public URL: PUBLIC_URL, or this server's own once it listens on an ephemeral port.
+    let publicUrl = config.publicUrl;
+    let ownUrl = config.publicUrl;
+    const provider = createPaymentProvider({
+      config,
+      dataSource,
+      logger,
+      publicUrl: () => publicUrl,
+      webhookUrl: () => `${ownUrl}/api/payment/callback`,
     });
     const services = {
       profiles: new ProfileService(dataSource),
@@ -96,6 +107,10 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
         await dataSource.query('SELECT 1');
         return true;
       },
+      mounts:
+        provider instanceof MockProvider
+          ? [{ path: '/mock-checkout', router: mockCheckoutRoutes(provider, () => publicUrl) }]
+          : [],
     });
     httpServer.on('request', app);
 
@@ -108,6 +123,8 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
     });
     const port = (httpServer.address() as AddressInfo).port;
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    ownUrl = `http://${host}:${port}`;
+    if (config.port === 0 && /:0$/.test(publicUrl)) publicUrl = ownUrl;
 
     let closing: Promise<void> | undefined;
     return {

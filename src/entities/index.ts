@@ -1,6 +1,7 @@
 import { CreditReservation } from './credit-reservation.entity';
 import { CreditTransaction } from './credit-transaction.entity';
 import { IdempotencyKey } from './idempotency-key.entity';
+import { MockPayment } from './mock-payment.entity';
 import { Order } from './order.entity';
 import { Subscription } from './subscription.entity';
 import { UserProfile } from './user-profile.entity';
@@ -10,6 +11,7 @@ export {
   CreditReservation,
   CreditTransaction,
   IdempotencyKey,
+  MockPayment,
   Order,
   Subscription,
   UserProfile,
@@ -21,6 +23,7 @@ export {
   type CreditTransactionType,
 } from './credit-transaction.entity';
 export { RESERVATION_STATUSES, type ReservationStatus } from './credit-reservation.entity';
+export { MOCK_PAYMENT_STATUSES, type MockPaymentStatus } from './mock-payment.entity';
 export { ORDER_STATUSES, PRODUCT_KINDS, type OrderStatus, type ProductKind } from './order.entity';
 export { SUBSCRIPTION_STATUSES, type SubscriptionStatus } from './subscription.entity';
 export { WEBHOOK_EVENT_STATUSES, type WebhookEventStatus } from './webhook-event.entity';
@@ -34,4 +37,5 @@ export const ENTITIES = [
   CreditReservation,
   WebhookEvent,
   IdempotencyKey,
+  MockPayment,
 ];

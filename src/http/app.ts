@@ -10,6 +10,8 @@ export interface HttpAppOptions {
   graphql: RequestHandler;
   /** Resolves true when the database answers. */
   ready: () => Promise<boolean>;
+  /** Routes an adapter serves itself (the mock provider's checkout pages). */
+  mounts?: Array<{ path: string; router: RequestHandler }>;
 }
 
 /** Largest JSON body accepted on /graphql. */
@@ -53,6 +55,8 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
+
+  for (const mount of options.mounts ?? []) app.use(mount.path, mount.router);
 
   app.use(
     '/graphql',
