@@ -16,7 +16,12 @@ export interface IdempotencyScope {
 }
 
 export function assertIdempotencyKey(key: string): void {
-  if (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH || key.trim() !== key) {
+  if (
+    key.length === 0 ||
+    key.length > MAX_IDEMPOTENCY_KEY_LENGTH ||
+    key.trim() !== key ||
+    key.includes('\u0000')
+  ) {
     throw new DomainError(
       'BAD_USER_INPUT',
       `idempotencyKey must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters without surrounding spaces`,

@@ -23,5 +23,10 @@ export {
   type CaptureOptions,
   type CaptureResult,
 } from './ledger';
-export { MAX_IDEMPOTENCY_KEY_LENGTH, assertIdempotencyKey } from './idempotency';
+export {
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  assertIdempotencyKey,
+  claimIdempotencyKey,
+  storeIdempotentResponse,
+} from './idempotency';
 export { withCredits, type CreditHold, type WithCreditsResult } from './with-credits';

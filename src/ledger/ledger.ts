@@ -31,7 +31,14 @@ export type { CreditMovement } from './movements';
 export const MAX_CREDIT_AMOUNT = 100_000_000;
 /** Reservation time-to-live: default and bounds, in seconds. */
 export const DEFAULT_RESERVATION_TTL_SECONDS = 900;
+export const MIN_RESERVATION_TTL_SECONDS = 2;
 export const MAX_RESERVATION_TTL_SECONDS = 86_400;
+/**
+ * A capture must settle at least this long before the hold's expiry. The capture commits a
+ * few statements after it checks the expiry; without the margin a reader could see the hold
+ * expired (and its credits free) just before the capture commits and takes them.
+ */
+export const CAPTURE_MARGIN_SECONDS = 1;
 /** Unexpired holds one user may have at once. */
 export const MAX_ACTIVE_RESERVATIONS = 1000;
 
@@ -98,7 +105,8 @@ export function assertDescription(description: string): void {
   if (
     typeof description !== 'string' ||
     description.trim().length === 0 ||
-    description.length > MAX_DESCRIPTION_LENGTH
+    description.length > MAX_DESCRIPTION_LENGTH ||
+    description.includes('\u0000')
   ) {
     throw new DomainError(
       'BAD_USER_INPUT',
@@ -110,12 +118,12 @@ export function assertDescription(description: string): void {
 export function assertTtl(ttlSeconds: number): void {
   if (
     !Number.isSafeInteger(ttlSeconds) ||
-    ttlSeconds < 1 ||
+    ttlSeconds < MIN_RESERVATION_TTL_SECONDS ||
     ttlSeconds > MAX_RESERVATION_TTL_SECONDS
   ) {
     throw new DomainError(
       'BAD_USER_INPUT',
-      `ttlSeconds must be an integer from 1 to ${MAX_RESERVATION_TTL_SECONDS}`,
+      `ttlSeconds must be an integer from ${MIN_RESERVATION_TTL_SECONDS} to ${MAX_RESERVATION_TTL_SECONDS}`,
     );
   }
 }
@@ -124,6 +132,8 @@ export function assertTtl(ttlSeconds: number): void {
 const PG_FOREIGN_KEY_VIOLATION = '23503';
 const PG_CHECK_VIOLATION = '23514';
 const PG_NUMERIC_OUT_OF_RANGE = '22003';
+const PG_UNTRANSLATABLE_CHARACTER = '22021';
+const PG_INVALID_TEXT_REPRESENTATION = '22P02';
 /** Raised by tally_move (migrations/1795720000000-LedgerMoveFunction.ts). */
 const PG_INSUFFICIENT_CREDITS = 'TL001';
 const PG_UNKNOWN_USER = 'TL002';
@@ -289,7 +299,9 @@ export class Ledger {
         mayGoNegative: false,
         refundedTransactionId: consumption.id,
       },
-      { transactionId: options.transactionId, amount: options.amount ?? null },
+      // A replay must repeat the request: the amount (an omitted one is the whole
+      // consumption) and the description.
+      { transactionId: options.transactionId, amount, description: options.description },
     );
   }
 
@@ -379,12 +391,17 @@ export class Ledger {
     const result = await this.transact(undefined, async (manager) => {
       const current = await this.lockReservation(manager, options.reservationId);
       if (current.status === 'CAPTURED') {
-        if (options.amount !== undefined && options.amount !== current.capturedAmount) {
-          throw notActive(current);
-        }
+        // A replay is the same request: the same amount (omitted means the whole hold) and,
+        // if given, the same description.
         const transaction = await manager.findOneByOrFail(CreditTransaction, {
           reservationId: current.id,
         });
+        if (
+          (options.amount ?? current.amount) !== current.capturedAmount ||
+          (options.description !== undefined && options.description !== transaction.description)
+        ) {
+          throw notActive(current);
+        }
         return {
           transaction,
           balance: transaction.balanceAfter,
@@ -404,11 +421,12 @@ export class Ledger {
         manager,
         `UPDATE credit_reservations
          SET status = 'CAPTURED', captured_amount = $2, settled_at = clock_timestamp()
-         WHERE id = $1 AND status = 'ACTIVE' AND expires_at > clock_timestamp()
+         WHERE id = $1 AND status = 'ACTIVE'
+           AND expires_at > clock_timestamp() + make_interval(secs => $3)
          RETURNING ${RESERVATION_COLUMNS}`,
-        [current.id, amount],
+        [current.id, amount, CAPTURE_MARGIN_SECONDS],
       );
-      // It lapsed between the read and the update: nothing was captured.
+      // It lapsed (or is about to) between the read and the update: nothing was captured.
       if (settled.length === 0) throw notActive({ ...current, status: 'EXPIRED' });
       const movement = await applyMovement(manager, {
         userId: current.userId,
@@ -652,6 +670,9 @@ export class Ledger {
     }
     if (code === PG_FOREIGN_KEY_VIOLATION && constraint?.endsWith('_user')) {
       return new DomainError('NOT_FOUND', 'User not found');
+    }
+    if (code === PG_UNTRANSLATABLE_CHARACTER || code === PG_INVALID_TEXT_REPRESENTATION) {
+      return new DomainError('BAD_USER_INPUT', 'An argument is not valid text or a valid id');
     }
     if (code === PG_NUMERIC_OUT_OF_RANGE) {
       return new DomainError('BAD_USER_INPUT', 'The balance would exceed its maximum');

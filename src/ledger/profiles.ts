@@ -89,7 +89,12 @@ export class ProfileService {
 }
 
 export function assertUserId(userId: string): void {
-  if (typeof userId !== 'string' || userId.length === 0 || userId.length > 255) {
+  if (
+    typeof userId !== 'string' ||
+    userId.length === 0 ||
+    userId.length > 255 ||
+    userId.includes('\u0000')
+  ) {
     throw new DomainError('BAD_USER_INPUT', 'userId must be 1 to 255 characters');
   }
 }

@@ -1,4 +1,5 @@
 import type { CreditReservation, CreditTransaction } from '../entities';
+import { DomainError } from '../errors';
 import type { Ledger, ReserveOptions } from './ledger';
 
 /** What the work sees while it runs: its hold, and a way to say how much it really used. */
@@ -30,7 +31,9 @@ export interface WithCreditsResult<T> {
  * - The work outlives the TTL: the capture fails with RESERVATION_NOT_ACTIVE and nothing is
  *   charged. Choose `ttlSeconds` above the work's longest run.
  *
- * With an `idempotencyKey`, a retried call reuses the same hold instead of holding twice.
+ * With an `idempotencyKey`, a retried call finds the same hold instead of holding twice;
+ * if that hold is already settled, the retry is RESERVATION_NOT_ACTIVE and the work does not
+ * run again.
  */
 export async function withCredits<T>(
   ledger: Ledger,
@@ -38,6 +41,15 @@ export async function withCredits<T>(
   work: (hold: CreditHold) => Promise<T>,
 ): Promise<WithCreditsResult<T>> {
   const reservation = await ledger.reserve(options);
+  if (reservation.status !== 'ACTIVE') {
+    // A retried key found its earlier hold already settled: the earlier attempt finished
+    // (or failed) and running the work again would run it uncharged.
+    throw new DomainError(
+      'RESERVATION_NOT_ACTIVE',
+      `The reservation of this idempotency key is already ${reservation.status.toLowerCase()}`,
+      { details: { reservationStatus: reservation.status } },
+    );
+  }
   let used = reservation.amount;
   const hold: CreditHold = {
     reservation,
@@ -61,6 +73,14 @@ export async function withCredits<T>(
     await ledger.release(reservation.id);
     return { result, charged: 0, transaction: null };
   }
-  const captured = await ledger.capture({ reservationId: reservation.id, amount: used });
+  let captured;
+  try {
+    captured = await ledger.capture({ reservationId: reservation.id, amount: used });
+  } catch (error) {
+    // Not capturable (the balance no longer covers it after a clawback, say): give the
+    // credits back now rather than holding them until the TTL.
+    await ledger.release(reservation.id).catch(() => undefined);
+    throw error;
+  }
   return { result, charged: used, transaction: captured.transaction };
 }

@@ -221,6 +221,8 @@ describe('credits over GraphQL', () => {
       ['empty description', { description: '' }],
       ['blank description', { description: '   ' }],
       ['description of 501 characters', { description: 'd'.repeat(501) }],
+      ['description with a NUL byte', { description: 'render\u0000' }],
+      ['user id with a NUL byte', { userId: 'a\u0000b' }],
       ['empty idempotency key', { idempotencyKey: '' }],
       ['idempotency key of 256 characters', { idempotencyKey: 'k'.repeat(256) }],
       ['missing idempotency key', { idempotencyKey: undefined }],
@@ -372,8 +374,8 @@ describe('credits over GraphQL', () => {
         variables: { input: { reservationId: a.id } },
       });
       expect(released.data?.releaseReservation.status).toBe('RELEASED');
-      const b = (await reserve('b', 1)).data!.reserveCredits;
-      await new Promise((r) => setTimeout(r, 1100));
+      const b = (await reserve('b', 2)).data!.reserveCredits;
+      await new Promise((r) => setTimeout(r, 2100));
       const late = await gql(t.url, CaptureReservationDocument, {
         token: service,
         variables: { input: { reservationId: b.id } },

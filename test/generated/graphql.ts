@@ -82,7 +82,7 @@ export type ReserveCreditsInput = {
   amount: number;
   description: string;
   idempotencyKey: string;
-  /** Seconds until the hold lapses by itself, 1 to 86,400. */
+  /** Seconds until the hold lapses by itself, 2 to 86,400. A capture must come at least a second before. */
   ttlSeconds?: number;
   userId: string | number;
 };

@@ -117,7 +117,7 @@ describe('ledger under a mixed concurrent load (ten accounts)', () => {
               amount: 1 + rnd(80),
               description,
               // Short lives, so some lapse mid-run and are settled by later writes.
-              ttlSeconds: 1 + rnd(3),
+              ttlSeconds: 2 + rnd(3),
             });
             holds.get(userId)!.push(hold.id);
             break;
@@ -231,7 +231,7 @@ describe('ledger under a mixed concurrent load (ten accounts)', () => {
       expect(await ledger.drift()).toEqual([]);
       expect(await ledger.reservedDrift()).toEqual([]);
       // Holds still open are all within their TTL, or lapse and settle now.
-      await new Promise((r) => setTimeout(r, 3100));
+      await new Promise((r) => setTimeout(r, 4100));
       await ledger.settleExpiredReservations();
       const [{ reserved }] = await ds.query(
         'SELECT COALESCE(sum(reserved), 0)::int AS reserved FROM user_profiles WHERE id = ANY($1)',

@@ -208,6 +208,25 @@ describe('ledger', () => {
       expect(await balance(userId)).toBe(50);
     });
 
+    it('a keyed refund replays only the same request (amount and description)', async () => {
+      const userId = await userWith(50);
+      const used = await ledger.deduct({ userId, amount: 20, description: 'job' });
+      const transactionId = used.transaction.id;
+      const first = await ledger.refund({
+        transactionId,
+        description: 'failed',
+        idempotencyKey: 'r',
+      });
+      // An omitted amount is the whole consumption: saying so explicitly is the same request.
+      await expect(
+        ledger.refund({ transactionId, amount: 20, description: 'failed', idempotencyKey: 'r' }),
+      ).resolves.toMatchObject({ replayed: true, transaction: { id: first.transaction.id } });
+      await expect(
+        ledger.refund({ transactionId, description: 'other words', idempotencyKey: 'r' }),
+      ).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+      expect(await balance(userId)).toBe(50);
+    });
+
     it('partial refunds add up to the amount deducted, never more', async () => {
       const userId = await userWith(50);
       const used = await ledger.deduct({ userId, amount: 10, description: 'job' });
@@ -294,6 +313,8 @@ describe('ledger', () => {
       ['NaN', { amount: Number.NaN }],
       ['empty description', { description: '  ' }],
       ['long description', { description: 'x'.repeat(501) }],
+      ['description with a NUL byte', { description: 'a\u0000b' }],
+      ['key with a NUL byte', { idempotencyKey: 'k\u0000' }],
       ['empty key', { idempotencyKey: '' }],
       ['long key', { idempotencyKey: 'k'.repeat(256) }],
     ])('%s is BAD_USER_INPUT', async (_name, override) => {

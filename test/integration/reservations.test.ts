@@ -135,9 +135,9 @@ describe('reservations', () => {
 
   it('a lapsed hold frees its credits by itself; capturing it afterwards moves nothing', async () => {
     const userId = await userWith(40);
-    const hold = await ledger.reserve({ userId, amount: 40, description: 'job', ttlSeconds: 1 });
+    const hold = await ledger.reserve({ userId, amount: 40, description: 'job', ttlSeconds: 2 });
     expect((await summary(userId)).available).toBe(0);
-    await sleep(1100);
+    await sleep(2100);
     // No write happened since: the read alone already counts the hold as gone.
     expect(await summary(userId)).toEqual({ credits: 40, reserved: 0, available: 40 });
     expect((await ledger.findReservation(hold.id))!.status).toBe('EXPIRED');
@@ -164,10 +164,10 @@ describe('reservations', () => {
   it('the scheduled sweep settles lapsed holds of every user', async () => {
     const a = await userWith(10);
     const b = await userWith(10);
-    await ledger.reserve({ userId: a, amount: 5, description: 'x', ttlSeconds: 1 });
-    await ledger.reserve({ userId: b, amount: 5, description: 'y', ttlSeconds: 1 });
+    await ledger.reserve({ userId: a, amount: 5, description: 'x', ttlSeconds: 2 });
+    await ledger.reserve({ userId: b, amount: 5, description: 'y', ttlSeconds: 2 });
     await ledger.reserve({ userId: b, amount: 5, description: 'z', ttlSeconds: 60 });
-    await sleep(1100);
+    await sleep(2100);
     expect(await ledger.settleExpiredReservations()).toBe(2);
     const rows = await ds.query(
       'SELECT id, reserved FROM user_profiles WHERE id = ANY($1) ORDER BY reserved',
@@ -324,15 +324,72 @@ describe('reservations', () => {
       expect(await summary(userId)).toEqual({ credits: 10, reserved: 0, available: 10 });
     });
 
+    it('a retry with the key of a finished attempt does not run the work again', async () => {
+      const userId = await userWith(50);
+      let runs = 0;
+      const attempt = () =>
+        withCredits(
+          ledger,
+          { userId, amount: 20, description: 'render', idempotencyKey: 'job-7' },
+          async () => {
+            runs++;
+            throw new Error('renderer crashed');
+          },
+        );
+      await expect(attempt()).rejects.toThrow('renderer crashed');
+      await expect(attempt()).rejects.toMatchObject({
+        code: 'RESERVATION_NOT_ACTIVE',
+        details: { reservationStatus: 'RELEASED' },
+      });
+      expect(runs).toBe(1);
+      expect(await summary(userId)).toEqual({ credits: 50, reserved: 0, available: 50 });
+    });
+
+    it('a capture the balance no longer covers releases the hold at once', async () => {
+      const userId = await userWith(100);
+      await expect(
+        withCredits(ledger, { userId, amount: 60, description: 'render' }, async () => {
+          await ledger.clawback({ userId, amount: 80, description: 'provider refund' });
+        }),
+      ).rejects.toMatchObject({ code: 'INSUFFICIENT_CREDITS' });
+      expect(await summary(userId)).toEqual({ credits: 20, reserved: 0, available: 20 });
+    });
+
     it('work that outlives the TTL is not charged', async () => {
       const userId = await userWith(10);
       await expect(
-        withCredits(ledger, { userId, amount: 5, description: 'slow job', ttlSeconds: 1 }, () =>
-          sleep(1100),
+        withCredits(ledger, { userId, amount: 5, description: 'slow job', ttlSeconds: 2 }, () =>
+          sleep(2100),
         ),
       ).rejects.toMatchObject({ code: 'RESERVATION_NOT_ACTIVE' });
       expect(await summary(userId)).toEqual({ credits: 10, reserved: 0, available: 10 });
       expect(await rowCount(userId)).toBe(1);
+    });
+  });
+
+  it('a capture in the last second before expiry is refused: reads never see it go back', async () => {
+    const userId = await userWith(10);
+    const hold = await ledger.reserve({ userId, amount: 10, description: 'job', ttlSeconds: 2 });
+    await sleep(1100);
+    await expect(ledger.capture({ reservationId: hold.id })).rejects.toMatchObject({
+      code: 'RESERVATION_NOT_ACTIVE',
+    });
+    expect(await rowCount(userId)).toBe(1);
+    await ledger.release(hold.id);
+  });
+
+  it('a capture replay must repeat the request: omitted amount means the whole hold', async () => {
+    const userId = await userWith(10);
+    const hold = await ledger.reserve({ userId, amount: 10, description: 'job' });
+    await ledger.capture({ reservationId: hold.id, amount: 4 });
+    await expect(ledger.capture({ reservationId: hold.id })).rejects.toMatchObject({
+      code: 'RESERVATION_NOT_ACTIVE',
+    });
+    await expect(
+      ledger.capture({ reservationId: hold.id, amount: 4, description: 'other' }),
+    ).rejects.toMatchObject({ code: 'RESERVATION_NOT_ACTIVE' });
+    await expect(ledger.capture({ reservationId: hold.id, amount: 4 })).resolves.toMatchObject({
+      replayed: true,
     });
   });
 
@@ -341,6 +398,8 @@ describe('reservations', () => {
       ['zero amount', { amount: 0 }],
       ['huge amount', { amount: 1e12 }],
       ['zero ttl', { ttlSeconds: 0 }],
+      ['ttl of 1 s, shorter than the capture margin', { ttlSeconds: 1 }],
+      ['description with a NUL byte', { description: 'a\u0000b' }],
       ['ttl above a day', { ttlSeconds: 86_401 }],
       ['fractional ttl', { ttlSeconds: 1.5 }],
       ['empty description', { description: '' }],

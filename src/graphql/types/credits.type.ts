@@ -170,7 +170,8 @@ export class ReserveCreditsInput {
 
   @Field(() => Int, {
     defaultValue: 900,
-    description: 'Seconds until the hold lapses by itself, 1 to 86,400.',
+    description:
+      'Seconds until the hold lapses by itself, 2 to 86,400. A capture must come at least a second before.',
   })
   ttlSeconds!: number;
 
