@@ -3,6 +3,7 @@ import { RefundWithinConsumption1795700000000 } from './1795700000000-RefundWith
 import { Reservations1795710000000 } from './1795710000000-Reservations';
 import { LedgerMoveFunction1795720000000 } from './1795720000000-LedgerMoveFunction';
 import { MockProvider1795730000000 } from './1795730000000-MockProvider';
+import { Checkout1795740000000 } from './1795740000000-Checkout';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the service, the tests and
@@ -16,4 +17,5 @@ export const MIGRATIONS: Function[] = [
   Reservations1795710000000,
   LedgerMoveFunction1795720000000,
   MockProvider1795730000000,
+  Checkout1795740000000,
 ];

@@ -3,6 +3,7 @@ import { CreditTransaction } from './credit-transaction.entity';
 import { IdempotencyKey } from './idempotency-key.entity';
 import { MockPayment } from './mock-payment.entity';
 import { Order } from './order.entity';
+import { ProviderRefund } from './provider-refund.entity';
 import { Subscription } from './subscription.entity';
 import { UserProfile } from './user-profile.entity';
 import { WebhookEvent } from './webhook-event.entity';
@@ -13,6 +14,7 @@ export {
   IdempotencyKey,
   MockPayment,
   Order,
+  ProviderRefund,
   Subscription,
   UserProfile,
   WebhookEvent,
@@ -38,4 +40,5 @@ export const ENTITIES = [
   WebhookEvent,
   IdempotencyKey,
   MockPayment,
+  ProviderRefund,
 ];

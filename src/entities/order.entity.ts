@@ -73,6 +73,10 @@ export class Order {
   @Column({ name: 'checkout_id', type: 'varchar', length: 255, nullable: true })
   checkoutId!: string | null;
 
+  /** The hosted checkout page, kept so a replayed createCheckout returns the same one. */
+  @Column({ name: 'checkout_url', type: 'varchar', length: 2048, nullable: true })
+  checkoutUrl!: string | null;
+
   @Column({ name: 'provider_transaction_id', type: 'varchar', length: 255, nullable: true })
   providerTransactionId!: string | null;
 
