@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DataSource } from 'typeorm';
 import { TokenVerifier } from './auth';
-import { BillingQueries } from './billing';
+import { BillingQueries, CheckoutService, PaymentService } from './billing';
 import type { AppConfig } from './config';
 import { openDatabase, type Database } from './db';
 import { buildTallySchema, createGraphQLHttp, createGraphQLWs } from './graphql';
@@ -55,9 +55,15 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
       publicUrl: () => publicUrl,
       webhookUrl: () => `${ownUrl}/api/payment/callback`,
     });
+    const profiles = new ProfileService(dataSource);
+    const ledger = new Ledger(dataSource);
+    // Read by PaymentService on each redirect (fixed up below once the port is known).
+    const resultUrls = { successUrl: config.successUrl, cancelUrl: config.cancelUrl };
+    const payments = new PaymentService(dataSource, ledger, provider, logger, resultUrls);
     const services = {
-      profiles: new ProfileService(dataSource),
-      ledger: new Ledger(dataSource),
+      profiles,
+      ledger,
+      checkout: new CheckoutService(dataSource, profiles, provider, logger),
       billing: new BillingQueries(dataSource),
     };
     const schema = await buildTallySchema();
@@ -107,6 +113,7 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
         await dataSource.query('SELECT 1');
         return true;
       },
+      payments,
       mounts:
         provider instanceof MockProvider
           ? [{ path: '/mock-checkout', router: mockCheckoutRoutes(provider, () => publicUrl) }]
@@ -124,7 +131,15 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
     const port = (httpServer.address() as AddressInfo).port;
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     ownUrl = `http://${host}:${port}`;
-    if (config.port === 0 && /:0$/.test(publicUrl)) publicUrl = ownUrl;
+    if (config.port === 0 && /:0$/.test(publicUrl)) {
+      const placeholder = publicUrl;
+      publicUrl = ownUrl;
+      for (const key of ['successUrl', 'cancelUrl'] as const) {
+        if (resultUrls[key].startsWith(`${placeholder}/`)) {
+          resultUrls[key] = publicUrl + resultUrls[key].slice(placeholder.length);
+        }
+      }
+    }
 
     let closing: Promise<void> | undefined;
     return {

@@ -1,1 +1,3 @@
 export { BillingQueries, type OrderPage } from './orders';
+export { CheckoutService, type CheckoutResult } from './checkout';
+export { PaymentService, creditsForRefund, type WebhookOutcome } from './payments';

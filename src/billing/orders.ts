@@ -41,14 +41,18 @@ export class BillingQueries {
 
   /** The user's live subscription (active or past due), if any. */
   async currentSubscription(userId: string): Promise<Subscription | null> {
-    return this.dataSource
-      .getRepository(Subscription)
-      .createQueryBuilder('s')
-      .where('s.user_id = :userId', { userId })
-      .andWhere(`s.status IN ('ACTIVE', 'PAST_DUE')`)
-      .orderBy('s.created_at', 'DESC')
-      .limit(1)
-      .getOne();
+    return (
+      this.dataSource
+        .getRepository(Subscription)
+        .createQueryBuilder('s')
+        .where('s.user_id = :userId', { userId })
+        .andWhere(`s.status IN ('ACTIVE', 'PAST_DUE')`)
+        // Cancelled at the end of a period that has now ended: over, whatever the last event said.
+        .andWhere('NOT (s.cancel_at_period_end AND s.current_period_end <= now())')
+        .orderBy('s.created_at', 'DESC')
+        .limit(1)
+        .getOne()
+    );
   }
 
   /** 'free', or the product id of the user's active subscription. */

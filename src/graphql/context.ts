@@ -1,5 +1,5 @@
 import type { Caller, Role } from '../auth';
-import type { BillingQueries } from '../billing';
+import type { BillingQueries, CheckoutService } from '../billing';
 import { DomainError } from '../errors';
 import type { Ledger, ProfileService } from '../ledger';
 import type { Logger } from '../observability';
@@ -8,6 +8,7 @@ import type { Logger } from '../observability';
 export interface GraphQLServices {
   profiles: ProfileService;
   ledger: Ledger;
+  checkout: CheckoutService;
   billing: BillingQueries;
 }
 

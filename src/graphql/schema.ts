@@ -4,10 +4,16 @@ import { DateTimeResolver } from 'graphql-scalars';
 import { buildSchema } from 'type-graphql';
 import { errorMappingMiddleware } from './errors';
 import { CatalogResolver } from './resolvers/catalog.resolver';
+import { CheckoutResolver } from './resolvers/checkout.resolver';
 import { CreditsResolver } from './resolvers/credits.resolver';
 import { ProfileResolver } from './resolvers/profile.resolver';
 
-export const RESOLVERS = [CatalogResolver, ProfileResolver, CreditsResolver] as const;
+export const RESOLVERS = [
+  CatalogResolver,
+  ProfileResolver,
+  CreditsResolver,
+  CheckoutResolver,
+] as const;
 
 /** Builds the executable schema; schema/schema.graphql is this schema printed. */
 export async function buildTallySchema(): Promise<GraphQLSchema> {

@@ -2,6 +2,8 @@ import express, { type ErrorRequestHandler, type RequestHandler } from 'express'
 import type { Logger, Metrics } from '../observability';
 import { corsMiddleware } from './cors';
 import { graphiqlHandler } from './graphiql';
+import { checkoutResultRoutes, paymentRoutes } from './payment-routes';
+import type { PaymentService } from '../billing';
 
 export interface HttpAppOptions {
   logger: Logger;
@@ -12,6 +14,8 @@ export interface HttpAppOptions {
   ready: () => Promise<boolean>;
   /** Routes an adapter serves itself (the mock provider's checkout pages). */
   mounts?: Array<{ path: string; router: RequestHandler }>;
+  /** The redirect callback and webhooks. */
+  payments?: PaymentService;
 }
 
 /** Largest JSON body accepted on /graphql. */
@@ -57,6 +61,10 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
   });
 
   for (const mount of options.mounts ?? []) app.use(mount.path, mount.router);
+  if (options.payments) {
+    app.use('/api/payment/callback', paymentRoutes(options.payments));
+    app.use('/checkout', checkoutResultRoutes());
+  }
 
   app.use(
     '/graphql',
@@ -73,7 +81,7 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
   const onError: ErrorRequestHandler = (error, _req, res, _next) => {
     const status = typeof error?.status === 'number' ? error.status : 500;
     if (error?.type === 'entity.too.large') {
-      res.status(413).json(jsonError('BAD_USER_INPUT', `Body larger than ${MAX_BODY_BYTES} bytes`));
+      res.status(413).json(jsonError('BAD_USER_INPUT', 'Body too large'));
     } else if (error?.type === 'entity.parse.failed') {
       res.status(400).json(jsonError('BAD_USER_INPUT', 'Malformed JSON body'));
     } else if (status >= 400 && status < 500) {

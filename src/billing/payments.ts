@@ -1,0 +1,418 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import { findProduct } from '../catalog';
+import { Order, Subscription } from '../entities';
+import { DomainError } from '../errors';
+import type { Ledger } from '../ledger';
+import type { Logger } from '../observability';
+import {
+  WebhookPayloadError,
+  WebhookSignatureError,
+  type PaymentProvider,
+  type ProviderEvent,
+  type ProviderPeriod,
+} from '../providers';
+
+/** A payment as the provider confirmed it (by verification or a signed event). */
+interface ConfirmedPayment {
+  transactionId: string;
+  amountMinor: number;
+  currency: string;
+  subscription?: ProviderPeriod | undefined;
+}
+
+export interface WebhookOutcome {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const MAX_ERROR_LENGTH = 500;
+
+/** A refund of an order's payment takes back credits in proportion, rounded down. */
+export function creditsForRefund(
+  order: Pick<Order, 'credits' | 'amountMinor'>,
+  refundedMinor: number,
+): number {
+  return Math.floor((order.credits * refundedMinor) / order.amountMinor);
+}
+
+/**
+ * Payment completion, from either side: the user's redirect back (verified with the provider,
+ * never trusted) and the provider's signed webhooks (recorded, applied once). Each effect on
+ * orders, subscriptions and credits happens in one database transaction, with no provider
+ * call inside it.
+ */
+export class PaymentService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly ledger: Ledger,
+    private readonly provider: PaymentProvider,
+    private readonly logger: Logger,
+    private readonly urls: { successUrl: string; cancelUrl: string },
+  ) {}
+
+  /**
+   * `GET /api/payment/callback`: asks the provider how the checkout stands, completes or
+   * cancels the order accordingly, and says where to send the browser.
+   */
+  async handleRedirect(query: {
+    orderId: unknown;
+    checkoutId: unknown;
+    status: unknown;
+  }): Promise<{ location: string }> {
+    const { orderId, checkoutId, status } = query;
+    if (typeof orderId !== 'string' || !UUID.test(orderId)) {
+      throw new DomainError('BAD_USER_INPUT', 'order_id must be an order id');
+    }
+    if (typeof checkoutId !== 'string' || checkoutId.length === 0 || checkoutId.length > 255) {
+      throw new DomainError('BAD_USER_INPUT', 'checkout_id is missing or malformed');
+    }
+    if (status !== 'success' && status !== 'cancel') {
+      throw new DomainError('BAD_USER_INPUT', 'status must be success or cancel');
+    }
+    const order = await this.dataSource.getRepository(Order).findOneBy({ id: orderId });
+    if (!order || order.checkoutId !== checkoutId) {
+      throw new DomainError('NOT_FOUND', 'Order not found');
+    }
+    this.logger.info({ orderId, status }, 'payment callback started');
+    let verification;
+    try {
+      verification = await this.provider.verifyPayment(checkoutId);
+    } catch (error) {
+      this.logger.error({ err: error, orderId }, 'payment verification failed');
+      throw new DomainError('PROVIDER_ERROR', 'The payment provider could not be reached');
+    }
+    const to = (base: string) => {
+      const url = new URL(base);
+      url.searchParams.set('order_id', orderId);
+      return url.toString();
+    };
+    if (verification.status === 'paid') {
+      await this.dataSource.transaction((manager) =>
+        this.complete(manager, orderId, {
+          transactionId: verification.transactionId!,
+          amountMinor: verification.amountMinor!,
+          currency: verification.currency!,
+          subscription: verification.subscription,
+        }),
+      );
+      return { location: to(this.urls.successUrl) };
+    }
+    if (
+      status === 'cancel' ||
+      verification.status === 'cancelled' ||
+      verification.status === 'failed'
+    ) {
+      await this.cancelOrder(this.dataSource.manager, orderId);
+      return { location: to(this.urls.cancelUrl) };
+    }
+    // Paid but not yet settled at the provider: the webhook will complete it.
+    return { location: to(this.urls.successUrl) };
+  }
+
+  /**
+   * `POST /api/payment/callback`: verifies the signature before anything else, records the
+   * event, applies it once. 401 bad signature, 400 unreadable body, 200 applied / duplicate /
+   * ignored; 500 when applying failed (the event is stored as FAILED and the provider's retry
+   * applies it again), or when nothing could be stored.
+   */
+  async handleWebhook(
+    rawBody: Buffer,
+    headers: Record<string, string | string[] | undefined>,
+  ): Promise<WebhookOutcome> {
+    let parsed;
+    try {
+      parsed = this.provider.parseWebhook(rawBody, headers);
+    } catch (error) {
+      if (error instanceof WebhookSignatureError) {
+        this.logger.warn({ reason: error.message }, 'webhook refused: bad signature');
+        return { status: 401, body: { error: 'invalid signature' } };
+      }
+      if (error instanceof WebhookPayloadError) {
+        return { status: 400, body: { error: error.message } };
+      }
+      throw error;
+    }
+    const { event, type, payload } = parsed;
+    this.logger.info({ eventId: event.eventId, type }, 'webhook started');
+    const provider = this.provider.name;
+    try {
+      const outcome = await this.dataSource.transaction(async (manager) => {
+        // A concurrent delivery of the same event waits here until the first commits.
+        await manager.query(
+          `INSERT INTO webhook_events (provider, event_id, type, payload)
+           VALUES ($1, $2, $3, $4) ON CONFLICT (provider, event_id) DO NOTHING`,
+          [provider, event.eventId, type, JSON.stringify(payload)],
+        );
+        const [row] = (await manager.query(
+          `SELECT id, status FROM webhook_events WHERE provider = $1 AND event_id = $2 FOR UPDATE`,
+          [provider, event.eventId],
+        )) as Array<{ id: string; status: string }>;
+        if (row!.status === 'PROCESSED' || row!.status === 'IGNORED') {
+          return { duplicate: true, status: row!.status };
+        }
+        const status = await this.apply(manager, event);
+        await manager.query(
+          `UPDATE webhook_events SET status = $2, attempts = attempts + 1, last_error = NULL,
+             processed_at = now() WHERE id = $1`,
+          [row!.id, status],
+        );
+        return { duplicate: false, status };
+      });
+      return { status: 200, body: { received: true, ...outcome } };
+    } catch (error) {
+      const message = (error instanceof Error ? error.message : String(error)).slice(
+        0,
+        MAX_ERROR_LENGTH,
+      );
+      this.logger.error(
+        {
+          err: error,
+          eventId: event.eventId,
+          type,
+          orderId: 'orderId' in event ? event.orderId : undefined,
+        },
+        'webhook failed',
+      );
+      try {
+        await this.dataSource.query(
+          `INSERT INTO webhook_events (provider, event_id, type, payload, status, attempts, last_error)
+           VALUES ($1, $2, $3, $4, 'FAILED', 1, $5)
+           ON CONFLICT (provider, event_id) DO UPDATE
+             SET status = 'FAILED', attempts = webhook_events.attempts + 1, last_error = EXCLUDED.last_error
+             WHERE webhook_events.status IN ('RECEIVED', 'FAILED')`,
+          [provider, event.eventId, type, JSON.stringify(payload), message],
+        );
+      } catch (recordError) {
+        this.logger.error({ err: recordError, eventId: event.eventId }, 'webhook not recorded');
+      }
+      return { status: 500, body: { error: 'event not applied; retry' } };
+    }
+  }
+
+  /** Applies one event inside the caller's transaction; says whether it acted. */
+  private async apply(
+    manager: EntityManager,
+    event: ProviderEvent,
+  ): Promise<'PROCESSED' | 'IGNORED'> {
+    switch (event.kind) {
+      case 'checkout.completed': {
+        const order = await manager.findOneBy(Order, { id: event.orderId });
+        if (!order || order.checkoutId !== event.checkoutId) {
+          throw new Error(`no order ${event.orderId} for checkout ${event.checkoutId}`);
+        }
+        await this.complete(manager, event.orderId, event);
+        return 'PROCESSED';
+      }
+      case 'checkout.cancelled':
+        await this.cancelOrder(manager, event.orderId);
+        return 'PROCESSED';
+      case 'subscription.renewed':
+        await this.renew(manager, event);
+        return 'PROCESSED';
+      case 'subscription.past_due': {
+        await manager.query(
+          `UPDATE subscriptions SET status = 'PAST_DUE', updated_at = now()
+           WHERE provider = $1 AND provider_subscription_id = $2 AND status = 'ACTIVE'`,
+          [this.provider.name, event.providerSubscriptionId],
+        );
+        return 'PROCESSED';
+      }
+      case 'subscription.cancelled': {
+        const atPeriodEnd = event.cancelAtPeriodEnd && event.endsAt.getTime() > Date.now();
+        await manager.query(
+          atPeriodEnd
+            ? `UPDATE subscriptions SET cancel_at_period_end = true, updated_at = now()
+               WHERE provider = $1 AND provider_subscription_id = $2 AND status <> 'CANCELLED'`
+            : `UPDATE subscriptions SET status = 'CANCELLED', cancelled_at = now(), updated_at = now()
+               WHERE provider = $1 AND provider_subscription_id = $2 AND status <> 'CANCELLED'`,
+          [this.provider.name, event.providerSubscriptionId],
+        );
+        return 'PROCESSED';
+      }
+      case 'refund':
+        return this.refund(manager, event);
+      case 'ignored':
+        return 'IGNORED';
+    }
+  }
+
+  /**
+   * Completes an order once: COMPLETED, its credits (a PURCHASE, or the subscription and its
+   * first period's grant), all in the caller's transaction under the order's row lock. A
+   * payment that does not match the order's price is refused, loudly.
+   */
+  private async complete(
+    manager: EntityManager,
+    orderId: string,
+    payment: ConfirmedPayment,
+  ): Promise<void> {
+    const order = await manager.findOne(Order, {
+      where: { id: orderId },
+      lock: { mode: 'pessimistic_write' },
+    });
+    if (!order) throw new Error(`order ${orderId} not found`);
+    if (order.status === 'COMPLETED' || order.status === 'REFUNDED') return;
+    if (payment.amountMinor !== order.amountMinor || payment.currency !== order.currency) {
+      this.logger.error(
+        { orderId, paid: payment.amountMinor, currency: payment.currency },
+        'critical: payment does not match the order',
+      );
+      throw new Error(`payment of ${payment.amountMinor} ${payment.currency} does not match order`);
+    }
+    // A payment the provider confirms completes the order even after the user cancelled it:
+    // the money was taken.
+    await manager.query(
+      `UPDATE orders SET status = 'COMPLETED', completed_at = now(), provider_transaction_id = $2,
+         updated_at = now() WHERE id = $1`,
+      [orderId, payment.transactionId],
+    );
+    const product = findProduct(order.productId);
+    const name = product?.name ?? order.productId;
+    if (order.kind === 'CREDIT_PACK') {
+      await this.ledger.grant({
+        userId: order.userId,
+        type: 'PURCHASE',
+        amount: order.credits,
+        description: `Purchase: ${name}`,
+        orderId: order.id,
+        manager,
+      });
+      return;
+    }
+    if (!payment.subscription)
+      throw new Error(`subscription order ${orderId} paid without a period`);
+    const period = payment.subscription;
+    const rows = (await manager.query(
+      `INSERT INTO subscriptions (user_id, order_id, product_id, provider, provider_subscription_id,
+         status, current_period_start, current_period_end)
+       VALUES ($1, $2, $3, $4, $5, 'ACTIVE', $6, $7)
+       ON CONFLICT (provider, provider_subscription_id) DO UPDATE SET order_id = EXCLUDED.order_id
+       RETURNING id`,
+      [
+        order.userId,
+        order.id,
+        order.productId,
+        this.provider.name,
+        period.providerSubscriptionId,
+        period.periodStart,
+        period.periodEnd,
+      ],
+    )) as Array<{ id: string }>;
+    await this.grantPeriod(manager, rows[0]!.id, order, period);
+  }
+
+  /** One SUBSCRIPTION_GRANT per period: checked under the subscription's lock, backed by a unique index. */
+  private async grantPeriod(
+    manager: EntityManager,
+    subscriptionId: string,
+    order: Pick<Order, 'userId' | 'credits' | 'productId'>,
+    period: ProviderPeriod,
+  ): Promise<void> {
+    await manager.query('SELECT 1 FROM subscriptions WHERE id = $1 FOR UPDATE', [subscriptionId]);
+    const granted = (await manager.query(
+      `SELECT 1 FROM credit_transactions WHERE subscription_id = $1 AND period_start = $2
+         AND type = 'SUBSCRIPTION_GRANT'`,
+      [subscriptionId, period.periodStart],
+    )) as unknown[];
+    if (granted.length > 0) return;
+    await this.ledger.grant({
+      userId: order.userId,
+      type: 'SUBSCRIPTION_GRANT',
+      amount: order.credits,
+      description: `${findProduct(order.productId)?.name ?? order.productId}: period from ${period.periodStart.toISOString().slice(0, 10)}`,
+      subscriptionId,
+      periodStart: period.periodStart,
+      manager,
+    });
+  }
+
+  private async renew(
+    manager: EntityManager,
+    event: Extract<ProviderEvent, { kind: 'subscription.renewed' }>,
+  ): Promise<void> {
+    const subscription = await manager.findOne(Subscription, {
+      where: { provider: this.provider.name, providerSubscriptionId: event.providerSubscriptionId },
+      lock: { mode: 'pessimistic_write' },
+    });
+    // Before its creation arrived: fail so the provider delivers it again later.
+    if (!subscription)
+      throw new Error(`renewal of unknown subscription ${event.providerSubscriptionId}`);
+    const order = subscription.orderId
+      ? await manager.findOneBy(Order, { id: subscription.orderId })
+      : null;
+    const credits = order?.credits ?? findProduct(subscription.productId)?.credits;
+    if (!credits) throw new Error(`no credits known for subscription ${subscription.id}`);
+    // The period only moves forward: a late or repeated renewal never winds it back.
+    await manager.query(
+      `UPDATE subscriptions SET current_period_start = $2, current_period_end = $3,
+         status = CASE WHEN status = 'CANCELLED' THEN status ELSE 'ACTIVE' END, updated_at = now()
+       WHERE id = $1 AND current_period_end < $3`,
+      [subscription.id, event.periodStart, event.periodEnd],
+    );
+    await this.grantPeriod(
+      manager,
+      subscription.id,
+      { userId: subscription.userId, credits, productId: subscription.productId },
+      event,
+    );
+  }
+
+  /**
+   * A provider refund of an order's payment: the credits it bought, in proportion to the
+   * amount refunded (rounded down, so a full refund takes back exactly all of them), clawed
+   * back even below zero; the order is REFUNDED once fully refunded. Once per refund id.
+   */
+  private async refund(
+    manager: EntityManager,
+    event: Extract<ProviderEvent, { kind: 'refund' }>,
+  ): Promise<'PROCESSED' | 'IGNORED'> {
+    const order = await manager.findOne(Order, {
+      where: { provider: this.provider.name, providerTransactionId: event.transactionId },
+      lock: { mode: 'pessimistic_write' },
+    });
+    if (!order) {
+      this.logger.warn({ transactionId: event.transactionId }, 'refund of an unknown payment');
+      return 'IGNORED';
+    }
+    const inserted = (await manager.query(
+      `INSERT INTO provider_refunds (provider, refund_id, order_id, amount_minor, credits_clawed_back)
+       VALUES ($1, $2, $3, $4, 0) ON CONFLICT (provider, refund_id) DO NOTHING RETURNING id`,
+      [this.provider.name, event.refundId, order.id, event.amountMinor],
+    )) as Array<{ id: string }>;
+    if (inserted.length === 0) return 'PROCESSED';
+    const refunded = Math.min(order.amountMinor, order.refundedMinor + event.amountMinor);
+    const [{ clawed }] = (await manager.query(
+      `SELECT COALESCE(sum(credits_clawed_back), 0)::int AS clawed FROM provider_refunds WHERE order_id = $1`,
+      [order.id],
+    )) as Array<{ clawed: number }>;
+    const take = creditsForRefund(order, refunded) - clawed;
+    if (take > 0) {
+      await this.ledger.clawback({
+        userId: order.userId,
+        amount: take,
+        description: `Refund of ${findProduct(order.productId)?.name ?? order.productId}`,
+        orderId: order.id,
+        manager,
+      });
+      await manager.query('UPDATE provider_refunds SET credits_clawed_back = $2 WHERE id = $1', [
+        inserted[0]!.id,
+        take,
+      ]);
+    }
+    await manager.query(
+      `UPDATE orders SET refunded_minor = $2,
+         status = CASE WHEN $2 >= amount_minor THEN 'REFUNDED' ELSE status END, updated_at = now()
+       WHERE id = $1`,
+      [order.id, refunded],
+    );
+    return 'PROCESSED';
+  }
+
+  private async cancelOrder(manager: EntityManager, orderId: string): Promise<void> {
+    await manager.query(
+      `UPDATE orders SET status = 'CANCELLED', updated_at = now() WHERE id = $1 AND status = 'PENDING'`,
+      [orderId],
+    );
+  }
+}

@@ -1,0 +1,340 @@
+import { randomUUID } from 'node:crypto';
+import request from 'supertest';
+import { Ledger } from '../../src/ledger';
+import { mockSignature } from '../../src/providers';
+import {
+  CreateCheckoutDocument,
+  DeductCreditsDocument,
+  MyBillingDocument,
+} from '../generated/graphql';
+import { gql } from '../support/graphql';
+import { startTestServer, type TestServer } from '../support/server';
+
+/** The purchase flows over real HTTP, with the mock provider's pages, webhooks and dashboard. */
+describe('payments with the mock provider', () => {
+  let t: TestServer;
+
+  beforeAll(async () => {
+    t = await startTestServer();
+  });
+  afterEach(async () => {
+    expect(await new Ledger(t.server.dataSource).drift()).toEqual([]);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  async function buyer(): Promise<{ id: string; token: string }> {
+    const id = `buyer-${randomUUID()}`;
+    return { id, token: await t.token(id) };
+  }
+
+  async function checkout(token: string, productId = 'credits-100', idempotencyKey?: string) {
+    const res = await gql(t.url, CreateCheckoutDocument, {
+      token,
+      variables: { input: { productId, ...(idempotencyKey ? { idempotencyKey } : {}) } },
+    });
+    return res;
+  }
+
+  async function open(token: string, productId = 'credits-100') {
+    const res = await checkout(token, productId);
+    expect(res.errors).toBeUndefined();
+    const { order, checkoutUrl } = res.data!.createCheckout;
+    return { orderId: order.id, checkoutId: order.checkoutId!, checkoutUrl };
+  }
+
+  const billing = async (token: string) =>
+    (await gql(t.url, MyBillingDocument, { token })).data!.me;
+
+  const rows = async (sql: string, params: unknown[]) =>
+    (await t.server.dataSource.query(sql, params)) as Array<Record<string, unknown>>;
+
+  /** Follows the browser's journey: submit a form on the checkout page, then the redirect. */
+  async function clickOnPage(checkoutId: string, button: 'pay' | 'cancel') {
+    const res = await request(t.url).post(`/mock-checkout/${checkoutId}/${button}`).type('form');
+    expect(res.status).toBe(303);
+    const back = new URL(res.headers['location'] as string);
+    expect(back.pathname).toBe('/api/payment/callback');
+    return request(t.url).get(`${back.pathname}${back.search}`);
+  }
+
+  /** Delivers a webhook as the provider would, signed with the configured secret. */
+  const deliver = (event: unknown, options: { secret?: string; at?: number } = {}) => {
+    const body = JSON.stringify(event);
+    return request(t.url)
+      .post('/api/payment/callback')
+      .set('content-type', 'application/json')
+      .set(
+        'mock-signature',
+        mockSignature(options.secret ?? t.config.mockWebhookSecret, body, options.at),
+      )
+      .send(body);
+  };
+
+  describe('createCheckout', () => {
+    it('needs a user token, a known product; a key returns the same order', async () => {
+      const anonymous = await gql(t.url, CreateCheckoutDocument, {
+        variables: { input: { productId: 'credits-100' } },
+      });
+      expect(anonymous.status).toBe(401);
+      const user = await buyer();
+      const unknown = await checkout(user.token, 'credits-999');
+      expect(unknown.status).toBe(404);
+      expect(unknown.errors?.[0]?.extensions?.['code']).toBe('NOT_FOUND');
+      const [a, b] = await Promise.all([
+        checkout(user.token, 'credits-100', 'cart-1'),
+        checkout(user.token, 'credits-100', 'cart-1'),
+      ]);
+      expect(a.data!.createCheckout.order.id).toBe(b.data!.createCheckout.order.id);
+      expect(a.data!.createCheckout.checkoutUrl).toBe(b.data!.createCheckout.checkoutUrl);
+      expect(a.data!.createCheckout.order).toMatchObject({
+        status: 'PENDING',
+        amount: 500,
+        currency: 'USD',
+        credits: 100,
+      });
+      const other = await checkout(user.token, 'credits-1000', 'cart-1');
+      expect(other.errors?.[0]?.extensions?.['code']).toBe('IDEMPOTENCY_KEY_REUSED');
+    });
+  });
+
+  describe('a credit pack', () => {
+    it('pay on the hosted page: credited once, a PURCHASE row, 303s to the success page', async () => {
+      const user = await buyer();
+      const { orderId, checkoutId, checkoutUrl } = await open(user.token);
+      const page = await request(checkoutUrl).get('');
+      expect(page.status).toBe(200);
+      const back = await clickOnPage(checkoutId, 'pay');
+      expect(back.status).toBe(303);
+      expect(back.headers['location']).toBe(`${t.url}/checkout/success?order_id=${orderId}`);
+      // Both the webhook and the redirect completed it: credited once.
+      const me = await billing(user.token);
+      expect(me.credits).toBe(100);
+      expect(me.orders.edges[0]!.node).toMatchObject({ id: orderId, status: 'COMPLETED' });
+      const purchases = await rows(
+        `SELECT amount, balance_after, order_id FROM credit_transactions WHERE user_id = $1`,
+        [user.id],
+      );
+      expect(purchases).toEqual([{ amount: 100, balance_after: 100, order_id: orderId }]);
+      const events = await rows(
+        `SELECT type, status FROM webhook_events WHERE payload->'data'->>'order_id' = $1`,
+        [orderId],
+      );
+      expect(events).toEqual([{ type: 'checkout.completed', status: 'PROCESSED' }]);
+    });
+
+    it('cancel on the hosted page: order CANCELLED, 303 to the cancel page, nothing credited', async () => {
+      const user = await buyer();
+      const { orderId, checkoutId } = await open(user.token);
+      const back = await clickOnPage(checkoutId, 'cancel');
+      expect(back.status).toBe(303);
+      expect(back.headers['location']).toBe(`${t.url}/checkout/cancel?order_id=${orderId}`);
+      const me = await billing(user.token);
+      expect(me.credits).toBe(0);
+      expect(me.orders.edges[0]!.node.status).toBe('CANCELLED');
+    });
+
+    it('a forged success redirect credits nothing: Tally asks the provider', async () => {
+      const user = await buyer();
+      const { orderId, checkoutId } = await open(user.token);
+      const forged = await request(t.url)
+        .get('/api/payment/callback')
+        .query({ order_id: orderId, checkout_id: checkoutId, status: 'success' });
+      expect(forged.status).toBe(303);
+      expect((await billing(user.token)).credits).toBe(0);
+      expect((await billing(user.token)).orders.edges[0]!.node.status).toBe('PENDING');
+      const mismatched = await request(t.url).get('/api/payment/callback').query({
+        order_id: orderId,
+        checkout_id: 'mck_000000000000000000000000',
+        status: 'success',
+      });
+      expect(mismatched.status).toBe(404);
+      for (const query of [
+        {},
+        { order_id: 'x', checkout_id: checkoutId, status: 'success' },
+        { order_id: orderId, checkout_id: checkoutId, status: 'paid' },
+      ]) {
+        expect((await request(t.url).get('/api/payment/callback').query(query)).status).toBe(400);
+      }
+    });
+
+    it('a lost webhook: the redirect verifies with the provider and credits once', async () => {
+      const user = await buyer();
+      const { orderId, checkoutId } = await open(user.token);
+      const paid = await request(t.url)
+        .post(`/mock-checkout/${checkoutId}/pay`)
+        .send({ sendWebhook: false });
+      expect(paid.status).toBe(200);
+      expect((await billing(user.token)).credits).toBe(0);
+      const back = await request(t.url)
+        .get('/api/payment/callback')
+        .query({ order_id: orderId, checkout_id: checkoutId, status: 'success' });
+      expect(back.status).toBe(303);
+      expect((await billing(user.token)).credits).toBe(100);
+      // The delivery arrives late after all: nothing more.
+      expect((await deliver(paid.body.event)).status).toBe(200);
+      expect((await billing(user.token)).credits).toBe(100);
+    });
+  });
+
+  describe('webhooks', () => {
+    it('20 concurrent deliveries of one event credit once', async () => {
+      const user = await buyer();
+      const { checkoutId } = await open(user.token);
+      const paid = await request(t.url)
+        .post(`/mock-checkout/${checkoutId}/pay`)
+        .send({ sendWebhook: false });
+      const results = await Promise.all(Array.from({ length: 20 }, () => deliver(paid.body.event)));
+      expect(results.map((r) => r.status)).toEqual(Array(20).fill(200));
+      expect(results.filter((r) => r.body.duplicate === false)).toHaveLength(1);
+      expect((await billing(user.token)).credits).toBe(100);
+      const events = await rows(`SELECT status FROM webhook_events WHERE event_id = $1`, [
+        paid.body.event.id,
+      ]);
+      expect(events).toEqual([{ status: 'PROCESSED' }]);
+    });
+
+    it('bad, stale or missing signatures are 401 and store nothing', async () => {
+      const event = {
+        id: `evt_${randomUUID()}`,
+        type: 'checkout.cancelled',
+        created_at: new Date().toISOString(),
+        data: { checkout_id: 'mck_x', order_id: randomUUID() },
+      };
+      expect((await deliver(event, { secret: 'not-the-secret' })).status).toBe(401);
+      expect((await deliver(event, { at: Date.now() - 600_000 })).status).toBe(401);
+      const unsigned = await request(t.url)
+        .post('/api/payment/callback')
+        .set('content-type', 'application/json')
+        .send(JSON.stringify(event));
+      expect(unsigned.status).toBe(401);
+      expect(await rows(`SELECT 1 FROM webhook_events WHERE event_id = $1`, [event.id])).toEqual(
+        [],
+      );
+    });
+
+    it('malformed JSON is 400, an oversized body 413, an unknown event type 200', async () => {
+      const raw = '{"id": "evt_broken", ';
+      const malformed = await request(t.url)
+        .post('/api/payment/callback')
+        .set('content-type', 'application/json')
+        .set('mock-signature', mockSignature(t.config.mockWebhookSecret, raw))
+        .send(raw);
+      expect(malformed.status).toBe(400);
+      const huge = await request(t.url)
+        .post('/api/payment/callback')
+        .set('content-type', 'application/json')
+        .send(JSON.stringify({ padding: 'x'.repeat(70_000) }));
+      expect(huge.status).toBe(413);
+      const unknown = {
+        id: `evt_${randomUUID()}`,
+        type: 'payout.paid',
+        created_at: new Date().toISOString(),
+        data: {},
+      };
+      const res = await deliver(unknown);
+      expect(res.status).toBe(200);
+      expect(
+        await rows(`SELECT status FROM webhook_events WHERE event_id = $1`, [unknown.id]),
+      ).toEqual([{ status: 'IGNORED' }]);
+    });
+  });
+
+  describe('refunds', () => {
+    async function paidPack(user: { token: string }) {
+      const { orderId, checkoutId } = await open(user.token);
+      await request(t.url).post(`/mock-checkout/${checkoutId}/pay`).send({});
+      return { orderId, checkoutId };
+    }
+
+    it('before spending: the credits go back; the order is REFUNDED; a repeat changes nothing', async () => {
+      const user = await buyer();
+      const { orderId, checkoutId } = await paidPack(user);
+      const refund = await request(t.url).post(`/mock-checkout/${checkoutId}/refund`).send({});
+      expect(refund.status).toBe(200);
+      const me = await billing(user.token);
+      expect(me.credits).toBe(0);
+      expect(me.orders.edges.find((e) => e.node.id === orderId)!.node.status).toBe('REFUNDED');
+      expect((await deliver(refund.body.event)).status).toBe(200);
+      expect((await billing(user.token)).credits).toBe(0);
+      // The provider refuses a second refund of the same payment.
+      expect(
+        (await request(t.url).post(`/mock-checkout/${checkoutId}/refund`).send({})).status,
+      ).toBe(409);
+    });
+
+    it('after spending: the clawback takes the balance below zero, and spending stops', async () => {
+      const user = await buyer();
+      const { checkoutId } = await paidPack(user);
+      const service = await t.token('app', 'service');
+      const spend = await gql(t.url, DeductCreditsDocument, {
+        token: service,
+        variables: {
+          input: { userId: user.id, amount: 80, description: 'render', idempotencyKey: 'r1' },
+        },
+      });
+      expect(spend.data?.deductCredits.balance).toBe(20);
+      await request(t.url).post(`/mock-checkout/${checkoutId}/refund`).send({});
+      expect((await billing(user.token)).credits).toBe(-80);
+      const blocked = await gql(t.url, DeductCreditsDocument, {
+        token: service,
+        variables: {
+          input: { userId: user.id, amount: 1, description: 'render', idempotencyKey: 'r2' },
+        },
+      });
+      expect(blocked.errors?.[0]?.extensions?.['code']).toBe('INSUFFICIENT_CREDITS');
+    });
+
+    it('partial refunds take back credits in proportion, and all of them in the end', async () => {
+      const user = await buyer();
+      const { orderId, checkoutId } = await paidPack(user);
+      await request(t.url).post(`/mock-checkout/${checkoutId}/refund`).send({ amount: 125 });
+      expect((await billing(user.token)).credits).toBe(75);
+      await request(t.url).post(`/mock-checkout/${checkoutId}/refund`).send({ amount: 333 });
+      // 458 of 500 refunded: floor(100 × 458 / 500) = 91 taken in total.
+      expect((await billing(user.token)).credits).toBe(9);
+      await request(t.url).post(`/mock-checkout/${checkoutId}/refund`).send({});
+      const me = await billing(user.token);
+      expect(me.credits).toBe(0);
+      expect(me.orders.edges.find((e) => e.node.id === orderId)!.node.status).toBe('REFUNDED');
+    });
+  });
+
+  describe('a subscription', () => {
+    it('purchase, three renewals, a duplicate renewal, past due, cancel at period end', async () => {
+      const user = await buyer();
+      const { checkoutId } = await open(user.token, 'plan-monthly');
+      await clickOnPage(checkoutId, 'pay');
+      let me = await billing(user.token);
+      expect(me.plan).toBe('plan-monthly');
+      expect(me.credits).toBe(500);
+      expect(me.subscription).toMatchObject({ status: 'ACTIVE', cancelAtPeriodEnd: false });
+      let last;
+      for (let i = 0; i < 3; i++) {
+        last = await request(t.url).post(`/mock-checkout/${checkoutId}/renew`).send({});
+        expect(last.status).toBe(200);
+      }
+      me = await billing(user.token);
+      expect(me.credits).toBe(2000);
+      expect(me.subscription!.currentPeriodStart).toBe(last!.body.event.data.period_start);
+      // The same renewal again, as a fresh delivery of the same event: no second grant.
+      expect((await deliver(last!.body.event)).status).toBe(200);
+      expect((await billing(user.token)).credits).toBe(2000);
+      const grants = await rows(
+        `SELECT count(*)::int AS n FROM credit_transactions WHERE user_id = $1 AND type = 'SUBSCRIPTION_GRANT'`,
+        [user.id],
+      );
+      expect(grants).toEqual([{ n: 4 }]);
+      await request(t.url).post(`/mock-checkout/${checkoutId}/past-due`).send({});
+      me = await billing(user.token);
+      expect(me.subscription!.status).toBe('PAST_DUE');
+      expect(me.plan).toBe('free');
+      await request(t.url).post(`/mock-checkout/${checkoutId}/renew`).send({});
+      await request(t.url).post(`/mock-checkout/${checkoutId}/cancel-subscription`).send({});
+      me = await billing(user.token);
+      expect(me.subscription).toMatchObject({ status: 'ACTIVE', cancelAtPeriodEnd: true });
+      expect(me.plan).toBe('plan-monthly');
+    });
+  });
+});
