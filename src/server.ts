@@ -11,6 +11,7 @@ import { createHttpApp, originAllowed } from './http';
 import { Ledger, ProfileService } from './ledger';
 import { Metrics, silentLogger, type Logger } from './observability';
 import { createPaymentProvider, MockProvider, mockCheckoutRoutes } from './providers';
+import { createRateLimits } from './ratelimit';
 
 export interface TallyServer {
   /** Base URL the server listens on, e.g. http://127.0.0.1:4000. */
@@ -55,6 +56,7 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
       publicUrl: () => publicUrl,
       webhookUrl: () => `${ownUrl}/api/payment/callback`,
     });
+    const limits = createRateLimits(config, logger);
     const profiles = new ProfileService(dataSource);
     const ledger = new Ledger(dataSource);
     // Read by PaymentService on each redirect (fixed up below once the port is known).
@@ -63,7 +65,7 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
     const services = {
       profiles,
       ledger,
-      checkout: new CheckoutService(dataSource, profiles, provider, logger),
+      checkout: new CheckoutService(dataSource, profiles, provider, logger, limits.checkout),
       billing: new BillingQueries(dataSource),
     };
     const schema = await buildTallySchema();
@@ -114,6 +116,7 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
         return true;
       },
       payments,
+      callbackLimit: limits.callback,
       mounts:
         provider instanceof MockProvider
           ? [{ path: '/mock-checkout', router: mockCheckoutRoutes(provider, () => publicUrl) }]
@@ -165,6 +168,7 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
           if (httpServer.listening) {
             await new Promise<void>((resolve) => httpServer.close(() => resolve()));
           }
+          await limits.close();
           await database.close();
           logger.debug('database closed');
         })();

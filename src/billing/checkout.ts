@@ -10,6 +10,7 @@ import {
 } from '../ledger';
 import type { Logger } from '../observability';
 import type { PaymentProvider } from '../providers';
+import type { RateLimit } from '../ratelimit';
 
 export interface CheckoutResult {
   order: Order;
@@ -31,6 +32,7 @@ export class CheckoutService {
     private readonly profiles: ProfileService,
     private readonly provider: PaymentProvider,
     private readonly logger: Logger,
+    private readonly limit?: RateLimit,
   ) {}
 
   async createCheckout(options: {
@@ -38,6 +40,7 @@ export class CheckoutService {
     productId: string;
     idempotencyKey?: string;
   }): Promise<CheckoutResult> {
+    await this.limit?.consume(options.userId);
     const product = findProduct(options.productId);
     if (!product) throw new DomainError('NOT_FOUND', 'Product not found');
     if (options.idempotencyKey !== undefined) assertIdempotencyKey(options.idempotencyKey);

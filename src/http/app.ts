@@ -4,6 +4,7 @@ import { corsMiddleware } from './cors';
 import { graphiqlHandler } from './graphiql';
 import { checkoutResultRoutes, paymentRoutes } from './payment-routes';
 import type { PaymentService } from '../billing';
+import type { RateLimit } from '../ratelimit';
 
 export interface HttpAppOptions {
   logger: Logger;
@@ -14,8 +15,9 @@ export interface HttpAppOptions {
   ready: () => Promise<boolean>;
   /** Routes an adapter serves itself (the mock provider's checkout pages). */
   mounts?: Array<{ path: string; router: RequestHandler }>;
-  /** The redirect callback and webhooks. */
+  /** The redirect callback and webhooks, and their per-IP limit. */
   payments?: PaymentService;
+  callbackLimit?: RateLimit;
 }
 
 /** Largest JSON body accepted on /graphql. */
@@ -62,7 +64,7 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
 
   for (const mount of options.mounts ?? []) app.use(mount.path, mount.router);
   if (options.payments) {
-    app.use('/api/payment/callback', paymentRoutes(options.payments));
+    app.use('/api/payment/callback', paymentRoutes(options.payments, options.callbackLimit));
     app.use('/checkout', checkoutResultRoutes());
   }
 

@@ -1,6 +1,7 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { PaymentService } from '../billing';
 import { isDomainError } from '../errors';
+import type { RateLimit } from '../ratelimit';
 
 /** Largest webhook body accepted; providers' events are a few kilobytes. */
 export const MAX_WEBHOOK_BYTES = 64 * 1024;
@@ -26,8 +27,25 @@ function page(res: Response, status: number, title: string, text: string): void 
  * `/api/payment/callback`: GET is the user's redirect back from the hosted checkout, POST the
  * provider's webhooks (raw body: the signature covers its exact bytes).
  */
-export function paymentRoutes(payments: PaymentService): Router {
+export function paymentRoutes(payments: PaymentService, limit?: RateLimit): Router {
   const router = express.Router();
+
+  // Per client IP, before any work: a flood of forged callbacks costs a counter, nothing more.
+  router.use(async (req: Request, res: Response, next) => {
+    try {
+      await limit?.consume(req.ip ?? 'unknown');
+      next();
+    } catch (error) {
+      if (isDomainError(error) && error.code === 'RATE_LIMITED') {
+        res
+          .status(429)
+          .set('Retry-After', String(error.retryAfterSeconds ?? 60))
+          .json({ error: error.message, retryAfter: error.retryAfterSeconds });
+        return;
+      }
+      next(error);
+    }
+  });
 
   router.get('/', async (req: Request, res: Response) => {
     try {

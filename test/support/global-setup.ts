@@ -42,6 +42,30 @@ export default async function globalSetup(): Promise<void> {
   await dataSource.runMigrations({ transaction: 'each' });
   await dataSource.destroy();
 
+  // Tests of shared (Redis) state run when a Redis answers; the README's test command
+  // needs none.
+  const redisUrl = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+  if (await redisAnswers(redisUrl)) process.env['TALLY_TEST_REDIS_URL'] = redisUrl;
+
   process.env['TALLY_TEST_ADMIN_URL'] = adminUrl;
   process.env['TALLY_TEST_TEMPLATE'] = template;
+}
+
+async function redisAnswers(url: string): Promise<boolean> {
+  const { Redis } = await import('ioredis');
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 1000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return (await client.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    client.disconnect();
+  }
 }

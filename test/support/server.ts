@@ -27,6 +27,9 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     HOST: '127.0.0.1',
     DATABASE_URL: db.url,
     JWT_SECRET: TEST_JWT_SECRET,
+    // Every test request comes from 127.0.0.1: only the rate-limit tests want the real limit.
+    RATE_LIMIT_CALLBACK_PER_MINUTE: '1000000',
+    RATE_LIMIT_CHECKOUT_PER_MINUTE: '100000',
     ...env,
   });
   const logs: Array<Record<string, unknown>> = [];
