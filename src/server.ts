@@ -66,6 +66,7 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
       profiles,
       ledger,
       checkout: new CheckoutService(dataSource, profiles, provider, logger, limits.checkout),
+      payments,
       billing: new BillingQueries(dataSource),
     };
     const schema = await buildTallySchema();

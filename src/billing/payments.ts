@@ -1,6 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { findProduct } from '../catalog';
-import { Order, Subscription } from '../entities';
+import { Order, Subscription, WebhookEvent } from '../entities';
 import { DomainError } from '../errors';
 import type { Ledger } from '../ledger';
 import type { Logger } from '../observability';
@@ -135,6 +135,24 @@ export class PaymentService {
     }
     const { event, type, payload } = parsed;
     this.logger.info({ eventId: event.eventId, type }, 'webhook started');
+    const outcome = await this.recordAndApply(event, type, payload);
+    return outcome.ok
+      ? {
+          status: 200,
+          body: { received: true, duplicate: outcome.duplicate, status: outcome.status },
+        }
+      : { status: 500, body: { error: 'event not applied; retry' } };
+  }
+
+  /**
+   * Records an event (unique per provider event id) and applies it once, in one transaction;
+   * a failure is recorded as FAILED with its error, for the provider's retry or a replay.
+   */
+  private async recordAndApply(
+    event: ProviderEvent,
+    type: string,
+    payload: unknown,
+  ): Promise<{ ok: true; duplicate: boolean; status: string } | { ok: false; error: string }> {
     const provider = this.provider.name;
     try {
       const outcome = await this.dataSource.transaction(async (manager) => {
@@ -159,7 +177,7 @@ export class PaymentService {
         );
         return { duplicate: false, status };
       });
-      return { status: 200, body: { received: true, ...outcome } };
+      return { ok: true, ...outcome };
     } catch (error) {
       const message = (error instanceof Error ? error.message : String(error)).slice(
         0,
@@ -186,8 +204,140 @@ export class PaymentService {
       } catch (recordError) {
         this.logger.error({ err: recordError, eventId: event.eventId }, 'webhook not recorded');
       }
-      return { status: 500, body: { error: 'event not applied; retry' } };
+      return { ok: false, error: message };
     }
+  }
+
+  /**
+   * Applies a stored event again (an admin's replay of a FAILED one). An event already
+   * applied is returned as it is: nothing happens twice.
+   */
+  async replayWebhookEvent(id: string): Promise<WebhookEvent> {
+    const repository = this.dataSource.getRepository(WebhookEvent);
+    const stored = UUID.test(id) ? await repository.findOneBy({ id }) : null;
+    if (!stored || stored.provider !== this.provider.name) {
+      throw new DomainError('NOT_FOUND', 'Webhook event not found');
+    }
+    if (stored.status === 'RECEIVED' || stored.status === 'FAILED') {
+      let event: ProviderEvent;
+      try {
+        event = this.provider.parseStoredEvent(stored.payload);
+      } catch {
+        throw new DomainError('BAD_USER_INPUT', 'The stored event cannot be read');
+      }
+      await this.recordAndApply(event, stored.type, stored.payload);
+    }
+    return repository.findOneByOrFail({ id });
+  }
+
+  /** Stored events, newest first, optionally of one status. */
+  async listWebhookEvents(options: {
+    first: number;
+    afterId?: string | undefined;
+    status?: string | undefined;
+  }): Promise<{ events: WebhookEvent[]; hasNextPage: boolean }> {
+    const qb = this.dataSource
+      .getRepository(WebhookEvent)
+      .createQueryBuilder('e')
+      .orderBy('e.received_at', 'DESC')
+      .addOrderBy('e.id', 'DESC')
+      .limit(options.first + 1);
+    if (options.status) qb.andWhere('e.status = :status', { status: options.status });
+    if (options.afterId) {
+      if (!UUID.test(options.afterId)) throw new DomainError('BAD_USER_INPUT', 'Malformed cursor');
+      qb.andWhere(
+        '(e.received_at, e.id) < (SELECT c.received_at, c.id FROM webhook_events c WHERE c.id = :after)',
+        { after: options.afterId },
+      );
+    }
+    const rows = await qb.getMany();
+    return { events: rows.slice(0, options.first), hasNextPage: rows.length > options.first };
+  }
+
+  /** Pending orders older than `olderThanMinutes`, oldest first (at most 500). */
+  async stuckOrders(olderThanMinutes: number): Promise<Order[]> {
+    if (!Number.isInteger(olderThanMinutes) || olderThanMinutes < 0 || olderThanMinutes > 525_600) {
+      throw new DomainError('BAD_USER_INPUT', 'olderThanMinutes must be 0 to 525600');
+    }
+    return this.dataSource
+      .getRepository(Order)
+      .createQueryBuilder('o')
+      .where(`o.status = 'PENDING'`)
+      .andWhere(`o.created_at < now() - make_interval(mins => :minutes)`, {
+        minutes: olderThanMinutes,
+      })
+      .orderBy('o.created_at', 'ASC')
+      .limit(500)
+      .getMany();
+  }
+
+  /**
+   * Asks the provider about a pending order and settles it: paid → completed (credited once),
+   * cancelled or failed → cancelled, still open → left pending. Never a provider call inside
+   * a database transaction.
+   */
+  async reconcileOrder(orderId: string): Promise<Order> {
+    const repository = this.dataSource.getRepository(Order);
+    const order = UUID.test(orderId) ? await repository.findOneBy({ id: orderId }) : null;
+    if (!order) throw new DomainError('NOT_FOUND', 'Order not found');
+    if (order.status !== 'PENDING') return order;
+    if (!order.checkoutId) {
+      // The provider never made its checkout: nothing can have been paid.
+      await this.cancelOrder(this.dataSource.manager, order.id);
+      return repository.findOneByOrFail({ id: orderId });
+    }
+    let verification;
+    try {
+      verification = await this.provider.verifyPayment(order.checkoutId);
+    } catch (error) {
+      this.logger.error({ err: error, orderId }, 'reconciliation could not reach the provider');
+      throw new DomainError('PROVIDER_ERROR', 'The payment provider could not be reached');
+    }
+    if (verification.status === 'paid') {
+      await this.dataSource.transaction((manager) =>
+        this.complete(manager, order.id, {
+          transactionId: verification.transactionId!,
+          amountMinor: verification.amountMinor!,
+          currency: verification.currency!,
+          subscription: verification.subscription,
+        }),
+      );
+      this.logger.info({ orderId }, 'reconciled: completed');
+    } else if (verification.status === 'cancelled' || verification.status === 'failed') {
+      await this.cancelOrder(this.dataSource.manager, order.id);
+      this.logger.info({ orderId, status: verification.status }, 'reconciled: cancelled');
+    }
+    return repository.findOneByOrFail({ id: orderId });
+  }
+
+  /**
+   * Cancels the user's live subscription at the provider, by default at the end of the
+   * period, and records it at once (the provider's webhook then confirms it).
+   */
+  async cancelSubscription(userId: string, atPeriodEnd: boolean): Promise<Subscription> {
+    const subscription = await this.dataSource
+      .getRepository(Subscription)
+      .createQueryBuilder('s')
+      .where('s.user_id = :userId', { userId })
+      .andWhere(`s.status IN ('ACTIVE', 'PAST_DUE')`)
+      .orderBy('s.created_at', 'DESC')
+      .getOne();
+    if (!subscription) throw new DomainError('NOT_FOUND', 'No active subscription');
+    try {
+      await this.provider.cancelSubscription(subscription.providerSubscriptionId, atPeriodEnd);
+    } catch (error) {
+      this.logger.error({ err: error, subscriptionId: subscription.id }, 'provider cancel failed');
+      throw new DomainError('PROVIDER_ERROR', 'The payment provider could not cancel it');
+    }
+    await this.dataSource.query(
+      atPeriodEnd
+        ? `UPDATE subscriptions SET cancel_at_period_end = true, updated_at = now()
+           WHERE id = $1 AND status <> 'CANCELLED'`
+        : `UPDATE subscriptions SET status = 'CANCELLED', cancelled_at = now(), updated_at = now()
+           WHERE id = $1 AND status <> 'CANCELLED'`,
+      [subscription.id],
+    );
+    return this.dataSource.getRepository(Subscription).findOneByOrFail({ id: subscription.id });
   }
 
   /** Applies one event inside the caller's transaction; says whether it acted. */

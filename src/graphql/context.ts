@@ -1,5 +1,5 @@
 import type { Caller, Role } from '../auth';
-import type { BillingQueries, CheckoutService } from '../billing';
+import type { BillingQueries, CheckoutService, PaymentService } from '../billing';
 import { DomainError } from '../errors';
 import type { Ledger, ProfileService } from '../ledger';
 import type { Logger } from '../observability';
@@ -9,6 +9,7 @@ export interface GraphQLServices {
   profiles: ProfileService;
   ledger: Ledger;
   checkout: CheckoutService;
+  payments: PaymentService;
   billing: BillingQueries;
 }
 

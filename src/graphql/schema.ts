@@ -4,6 +4,7 @@ import { DateTimeResolver } from 'graphql-scalars';
 import { buildSchema } from 'type-graphql';
 import { errorMappingMiddleware } from './errors';
 import { CatalogResolver } from './resolvers/catalog.resolver';
+import { BillingAdminResolver } from './resolvers/billing-admin.resolver';
 import { CheckoutResolver } from './resolvers/checkout.resolver';
 import { CreditsResolver } from './resolvers/credits.resolver';
 import { ProfileResolver } from './resolvers/profile.resolver';
@@ -13,6 +14,7 @@ export const RESOLVERS = [
   ProfileResolver,
   CreditsResolver,
   CheckoutResolver,
+  BillingAdminResolver,
 ] as const;
 
 /** Builds the executable schema; schema/schema.graphql is this schema printed. */

@@ -101,6 +101,11 @@ export interface PaymentProvider {
     rawBody: Buffer,
     headers: Record<string, string | string[] | undefined>,
   ): ParsedWebhook;
+  /**
+   * Re-reads an event stored after its signature was verified (for a replay): the same
+   * normalisation as parseWebhook, without the signature. Throws WebhookPayloadError.
+   */
+  parseStoredEvent(payload: unknown): ProviderEvent;
   /** Cancels a subscription now or at the end of its period. */
   cancelSubscription(providerSubscriptionId: string, atPeriodEnd: boolean): Promise<void>;
 }

@@ -3,9 +3,14 @@ import request from 'supertest';
 import { Ledger } from '../../src/ledger';
 import { mockSignature } from '../../src/providers';
 import {
+  CancelSubscriptionDocument,
   CreateCheckoutDocument,
   DeductCreditsDocument,
   MyBillingDocument,
+  ReconcileOrderDocument,
+  ReplayWebhookEventDocument,
+  StuckOrdersDocument,
+  WebhookEventsDocument,
 } from '../generated/graphql';
 import { gql } from '../support/graphql';
 import { startTestServer, type TestServer } from '../support/server';
@@ -301,7 +306,131 @@ describe('payments with the mock provider', () => {
     });
   });
 
+  describe('reconciliation', () => {
+    it('a lost webhook shows in stuckOrders; reconcileOrder completes it once', async () => {
+      const user = await buyer();
+      const admin = await t.token('ops', 'admin');
+      const { orderId, checkoutId } = await open(user.token);
+      await request(t.url).post(`/mock-checkout/${checkoutId}/pay`).send({ sendWebhook: false });
+      const stuck = await gql(t.url, StuckOrdersDocument, {
+        token: admin,
+        variables: { olderThanMinutes: 0 },
+      });
+      expect(stuck.data?.stuckOrders.map((o) => o.id)).toContain(orderId);
+      const forbidden = await gql(t.url, ReconcileOrderDocument, {
+        token: user.token,
+        variables: { orderId },
+      });
+      expect(forbidden.status).toBe(403);
+      const [first, second] = await Promise.all([
+        gql(t.url, ReconcileOrderDocument, { token: admin, variables: { orderId } }),
+        gql(t.url, ReconcileOrderDocument, { token: admin, variables: { orderId } }),
+      ]);
+      expect(first.data?.reconcileOrder.status).toBe('COMPLETED');
+      expect(second.data?.reconcileOrder.status).toBe('COMPLETED');
+      expect((await billing(user.token)).credits).toBe(100);
+      const after = await gql(t.url, StuckOrdersDocument, {
+        token: admin,
+        variables: { olderThanMinutes: 0 },
+      });
+      expect(after.data?.stuckOrders.map((o) => o.id)).not.toContain(orderId);
+      const unknown = await gql(t.url, ReconcileOrderDocument, {
+        token: admin,
+        variables: { orderId: randomUUID() },
+      });
+      expect(unknown.status).toBe(404);
+    });
+
+    it('an abandoned checkout reconciles to CANCELLED once the provider says so', async () => {
+      const user = await buyer();
+      const admin = await t.token('ops', 'admin');
+      const { orderId, checkoutId } = await open(user.token);
+      const open1 = await gql(t.url, ReconcileOrderDocument, {
+        token: admin,
+        variables: { orderId },
+      });
+      expect(open1.data?.reconcileOrder.status).toBe('PENDING');
+      await t.server.dataSource.query(
+        `UPDATE mock_payments SET status = 'CANCELLED' WHERE checkout_id = $1`,
+        [checkoutId],
+      );
+      const done = await gql(t.url, ReconcileOrderDocument, {
+        token: admin,
+        variables: { orderId },
+      });
+      expect(done.data?.reconcileOrder.status).toBe('CANCELLED');
+    });
+  });
+
   describe('a subscription', () => {
+    it('cancelSubscription: at period end by default, or now; 404 without one', async () => {
+      const user = await buyer();
+      const none = await gql(t.url, CancelSubscriptionDocument, { token: user.token });
+      expect(none.status).toBe(404);
+      const { checkoutId } = await open(user.token, 'plan-monthly');
+      await clickOnPage(checkoutId, 'pay');
+      const later = await gql(t.url, CancelSubscriptionDocument, { token: user.token });
+      expect(later.data?.cancelSubscription).toMatchObject({
+        status: 'ACTIVE',
+        cancelAtPeriodEnd: true,
+      });
+      expect((await billing(user.token)).plan).toBe('plan-monthly');
+      const now = await gql(t.url, CancelSubscriptionDocument, {
+        token: user.token,
+        variables: { input: { atPeriodEnd: false } },
+      });
+      expect(now.data?.cancelSubscription.status).toBe('CANCELLED');
+      const me = await billing(user.token);
+      expect(me.plan).toBe('free');
+      expect(me.subscription).toBeNull();
+    });
+
+    it('a renewal before its subscription: FAILED, then replayed by an admin once it exists', async () => {
+      const user = await buyer();
+      const admin = await t.token('ops', 'admin');
+      const { checkoutId } = await open(user.token, 'plan-monthly');
+      const paid = await request(t.url)
+        .post(`/mock-checkout/${checkoutId}/pay`)
+        .send({ sendWebhook: false });
+      const { subscription_id, period_end } = paid.body.event.data;
+      const renewal = {
+        id: `evt_${randomUUID()}`,
+        type: 'subscription.renewed',
+        created_at: new Date().toISOString(),
+        data: {
+          subscription_id,
+          transaction_id: `txn_${randomUUID()}`,
+          period_start: period_end,
+          period_end: new Date(Date.parse(period_end) + 30 * 86_400_000).toISOString(),
+        },
+      };
+      expect((await deliver(renewal)).status).toBe(500);
+      const failed = await gql(t.url, WebhookEventsDocument, {
+        token: admin,
+        variables: { status: 'FAILED', first: 100 },
+      });
+      const stored = failed.data!.webhookEvents.edges.find((e) => e.node.eventId === renewal.id)!;
+      expect(stored.node).toMatchObject({ status: 'FAILED', attempts: 1 });
+      expect(stored.node.lastError).toMatch(/unknown subscription/);
+      // The creation arrives; the admin replays the renewal: two periods granted, once each.
+      expect((await deliver(paid.body.event)).status).toBe(200);
+      const replayed = await gql(t.url, ReplayWebhookEventDocument, {
+        token: admin,
+        variables: { id: stored.node.id },
+      });
+      expect(replayed.data?.replayWebhookEvent).toMatchObject({ status: 'PROCESSED', attempts: 2 });
+      const again = await gql(t.url, ReplayWebhookEventDocument, {
+        token: admin,
+        variables: { id: stored.node.id },
+      });
+      expect(again.data?.replayWebhookEvent.status).toBe('PROCESSED');
+      const me = await billing(user.token);
+      expect(me.credits).toBe(1000);
+      expect(me.subscription!.currentPeriodStart).toBe(period_end);
+      const userCannot = await gql(t.url, WebhookEventsDocument, { token: user.token });
+      expect(userCannot.status).toBe(403);
+    });
+
     it('purchase, three renewals, a duplicate renewal, past due, cancel at period end', async () => {
       const user = await buyer();
       const { checkoutId } = await open(user.token, 'plan-monthly');

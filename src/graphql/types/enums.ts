@@ -53,3 +53,11 @@ registerEnumType(ReservationStatusEnum, {
     EXPIRED: { description: 'Lapsed at expiresAt with nothing taken.' },
   },
 });
+
+export enum WebhookEventStatusEnum {
+  RECEIVED = 'RECEIVED',
+  PROCESSED = 'PROCESSED',
+  IGNORED = 'IGNORED',
+  FAILED = 'FAILED',
+}
+registerEnumType(WebhookEventStatusEnum, { name: 'WebhookEventStatus' });

@@ -174,6 +174,12 @@ export class MockProvider implements PaymentProvider {
     return { event: this.normalise(eventId, type, data), type, payload: envelope.data };
   }
 
+  parseStoredEvent(payload: unknown): ProviderEvent {
+    const envelope = mockEventSchema.safeParse(payload);
+    if (!envelope.success) throw new WebhookPayloadError('not a mock provider event');
+    return this.normalise(envelope.data.id, envelope.data.type, envelope.data.data);
+  }
+
   async cancelSubscription(providerSubscriptionId: string, atPeriodEnd: boolean): Promise<void> {
     const row = await this.options.dataSource
       .getRepository(MockPayment)
