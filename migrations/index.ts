@@ -4,6 +4,7 @@ import { Reservations1795710000000 } from './1795710000000-Reservations';
 import { LedgerMoveFunction1795720000000 } from './1795720000000-LedgerMoveFunction';
 import { MockProvider1795730000000 } from './1795730000000-MockProvider';
 import { Checkout1795740000000 } from './1795740000000-Checkout';
+import { JobRuns1795750000000 } from './1795750000000-JobRuns';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the service, the tests and
@@ -18,4 +19,5 @@ export const MIGRATIONS: Function[] = [
   LedgerMoveFunction1795720000000,
   MockProvider1795730000000,
   Checkout1795740000000,
+  JobRuns1795750000000,
 ];

@@ -12,6 +12,7 @@ import { Ledger, ProfileService } from './ledger';
 import { Metrics, silentLogger, type Logger } from './observability';
 import { createPaymentProvider, MockProvider, mockCheckoutRoutes } from './providers';
 import { createRateLimits } from './ratelimit';
+import { startScheduler, type Scheduler } from './jobs';
 
 export interface TallyServer {
   /** Base URL the server listens on, e.g. http://127.0.0.1:4000. */
@@ -20,6 +21,7 @@ export interface TallyServer {
   httpServer: Server;
   dataSource: DataSource;
   database: Database;
+  scheduler: Scheduler;
   /** Finishes in-flight requests, closes sockets and the database. Idempotent. */
   close(): Promise<void>;
 }
@@ -125,6 +127,36 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
     });
     httpServer.on('request', app);
 
+    const scheduler = startScheduler({
+      dataSource,
+      logger,
+      jobs: config.jobs.enabled
+        ? [
+            {
+              name: 'reconcile-stuck-orders',
+              intervalMs: config.jobs.reconcileIntervalSeconds * 1000,
+              run: async () => {
+                const outcome: Record<string, number> = {};
+                for (const order of await payments.stuckOrders(config.jobs.reconcileAfterMinutes)) {
+                  try {
+                    const settled = await payments.reconcileOrder(order.id);
+                    outcome[settled.status] = (outcome[settled.status] ?? 0) + 1;
+                  } catch {
+                    outcome['FAILED_TO_RECONCILE'] = (outcome['FAILED_TO_RECONCILE'] ?? 0) + 1;
+                  }
+                }
+                return outcome;
+              },
+            },
+            {
+              name: 'settle-expired-reservations',
+              intervalMs: 60_000,
+              run: async () => ({ settled: await ledger.settleExpiredReservations() }),
+            },
+          ]
+        : [],
+    });
+
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
       httpServer.listen(config.port, config.host, () => {
@@ -152,6 +184,7 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
       httpServer,
       dataSource,
       database,
+      scheduler,
       close() {
         closing ??= (async () => {
           // Node closes idle keep-alive sockets once, when the drain starts; a socket whose
@@ -169,6 +202,7 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
           if (httpServer.listening) {
             await new Promise<void>((resolve) => httpServer.close(() => resolve()));
           }
+          await scheduler.stop();
           await limits.close();
           await database.close();
           logger.debug('database closed');

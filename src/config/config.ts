@@ -49,6 +49,8 @@ export interface AppConfig {
   /** Bounds on GraphQL documents. */
   graphql: { maxDepth: number; maxCost: number };
   shutdownTimeoutMs: number;
+  /** Scheduled jobs (src/jobs): stuck-order reconciliation, lapsed reservations. */
+  jobs: { enabled: boolean; reconcileIntervalSeconds: number; reconcileAfterMinutes: number };
 }
 
 export class ConfigError extends Error {
@@ -166,6 +168,9 @@ const envSchema = z.object({
   GRAPHQL_MAX_DEPTH: intInRange(2, 50),
   GRAPHQL_MAX_COST: intInRange(10, 100_000),
   SHUTDOWN_TIMEOUT_MS: intInRange(100, 60_000),
+  JOBS_ENABLED: bool,
+  RECONCILE_INTERVAL_SECONDS: intInRange(10, 86_400),
+  RECONCILE_AFTER_MINUTES: intInRange(1, 10_080),
 });
 
 /**
@@ -271,5 +276,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     logLevel: e.LOG_LEVEL ?? (nodeEnv === 'test' ? 'silent' : 'info'),
     graphql: { maxDepth: e.GRAPHQL_MAX_DEPTH ?? 12, maxCost: e.GRAPHQL_MAX_COST ?? 2000 },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS ?? 8000,
+    jobs: {
+      enabled: e.JOBS_ENABLED ?? true,
+      reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS ?? 300,
+      reconcileAfterMinutes: e.RECONCILE_AFTER_MINUTES ?? 15,
+    },
   };
 }

@@ -1,6 +1,7 @@
 import { CreditReservation } from './credit-reservation.entity';
 import { CreditTransaction } from './credit-transaction.entity';
 import { IdempotencyKey } from './idempotency-key.entity';
+import { JobRun } from './job-run.entity';
 import { MockPayment } from './mock-payment.entity';
 import { Order } from './order.entity';
 import { ProviderRefund } from './provider-refund.entity';
@@ -12,6 +13,7 @@ export {
   CreditReservation,
   CreditTransaction,
   IdempotencyKey,
+  JobRun,
   MockPayment,
   Order,
   ProviderRefund,
@@ -41,4 +43,5 @@ export const ENTITIES = [
   IdempotencyKey,
   MockPayment,
   ProviderRefund,
+  JobRun,
 ];
