@@ -10,7 +10,12 @@ import { buildTallySchema, createGraphQLHttp, createGraphQLWs } from './graphql'
 import { createHttpApp, originAllowed } from './http';
 import { Ledger, ProfileService } from './ledger';
 import { Metrics, silentLogger, type Logger } from './observability';
-import { createPaymentProvider, MockProvider, mockCheckoutRoutes } from './providers';
+import {
+  createPaymentProvider,
+  MockProvider,
+  mockCheckoutRoutes,
+  paddleCheckoutRoutes,
+} from './providers';
 import { createRateLimits } from './ratelimit';
 import { startScheduler, type Scheduler } from './jobs';
 
@@ -123,7 +128,15 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
       mounts:
         provider instanceof MockProvider
           ? [{ path: '/mock-checkout', router: mockCheckoutRoutes(provider, () => publicUrl) }]
-          : [],
+          : [
+              {
+                path: '/paddle-checkout',
+                router: paddleCheckoutRoutes({
+                  clientToken: config.paddle?.clientToken,
+                  sandbox: config.paymentEnv !== 'production',
+                }),
+              },
+            ],
     });
     httpServer.on('request', app);
 

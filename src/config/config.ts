@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { listProducts } from '../catalog';
 
 /**
  * Development-only secrets. They let `npm start` work on a bare machine, and are refused
@@ -14,6 +15,17 @@ export type PaymentEnv = 'production' | 'test';
 export interface PaddleKeys {
   apiKey: string;
   webhookSecret: string;
+  /** Paddle price id of each catalog product, by product id. */
+  priceIds: Record<string, string>;
+  /** Client-side token for Paddle.js on the checkout page Tally serves (optional). */
+  clientToken: string | undefined;
+  /** The API's base URL: Paddle's sandbox or production, or PADDLE_API_URL (a fake, in tests). */
+  apiUrl: string;
+}
+
+/** `credits-100` → `CREDITS_100`: how a product id appears in a variable's name. */
+export function productEnvName(productId: string): string {
+  return productId.toUpperCase().replace(/[^A-Z0-9]/g, '_');
 }
 
 export interface AppConfig {
@@ -224,7 +236,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     if (!webhookSecret) {
       problems.push(`${prefix}_WEBHOOK_SECRET is required when PAYMENT_PROVIDER=paddle`);
     }
-    if (apiKey && webhookSecret) paddle = { apiKey, webhookSecret };
+    const priceIds: Record<string, string> = {};
+    for (const product of listProducts()) {
+      const name = `${prefix}_PRICE_${productEnvName(product.id)}`;
+      const priceId = env[name]?.trim();
+      if (!priceId) problems.push(`${name} is required when PAYMENT_PROVIDER=paddle`);
+      else if (!/^pri_[a-z0-9]{6,64}$/.test(priceId))
+        problems.push(`${name} must be a Paddle price id (pri_…)`);
+      else priceIds[product.id] = priceId;
+    }
+    const apiUrl =
+      env['PADDLE_API_URL']?.trim() ||
+      (paymentEnv === 'production' ? 'https://api.paddle.com' : 'https://sandbox-api.paddle.com');
+    if (isProduction && env['PADDLE_API_URL']) {
+      problems.push('PADDLE_API_URL (a fake Paddle for tests) is refused in production');
+    }
+    if (apiKey && webhookSecret) {
+      paddle = {
+        apiKey,
+        webhookSecret,
+        priceIds,
+        clientToken: env[`${prefix}_CLIENT_TOKEN`]?.trim() || undefined,
+        apiUrl: apiUrl.replace(/\/+$/, ''),
+      };
+    }
   }
 
   const corsOrigins = (e.CORS_ORIGINS ?? '')

@@ -47,6 +47,10 @@ describe('configuration', () => {
       PAYMENT_ENV: 'production',
       PADDLE_PROD_API_KEY: 'pdl_live_apikey_1234',
       PADDLE_PROD_WEBHOOK_SECRET: 'pdl_ntfset_5678',
+      PADDLE_PROD_PRICE_CREDITS_100: 'pri_01credits100',
+      PADDLE_PROD_PRICE_CREDITS_1000: 'pri_01credits1000',
+      PADDLE_PROD_PRICE_PLAN_MONTHLY: 'pri_01planmonthly',
+      PADDLE_PROD_CLIENT_TOKEN: 'live_clienttoken',
       MOCK_WEBHOOK_SECRET: 'y'.repeat(20),
       SUCCESS_URL: 'https://app.example.com/paid',
       CANCEL_URL: 'https://app.example.com/cancelled',
@@ -62,7 +66,17 @@ describe('configuration', () => {
       redisUrl: 'redis://127.0.0.1:6379',
       paymentProvider: 'paddle',
       paymentEnv: 'production',
-      paddle: { apiKey: 'pdl_live_apikey_1234', webhookSecret: 'pdl_ntfset_5678' },
+      paddle: {
+        apiKey: 'pdl_live_apikey_1234',
+        webhookSecret: 'pdl_ntfset_5678',
+        priceIds: {
+          'credits-100': 'pri_01credits100',
+          'credits-1000': 'pri_01credits1000',
+          'plan-monthly': 'pri_01planmonthly',
+        },
+        clientToken: 'live_clienttoken',
+        apiUrl: 'https://api.paddle.com',
+      },
       successUrl: 'https://app.example.com/paid',
       cancelUrl: 'https://app.example.com/cancelled',
       rateLimits: { checkoutPerMinute: 3, callbackPerMinute: 500 },
@@ -136,6 +150,9 @@ describe('configuration', () => {
         PAYMENT_PROVIDER: 'paddle',
         PADDLE_TEST_API_KEY: 'k',
         PADDLE_TEST_WEBHOOK_SECRET: 's',
+        PADDLE_TEST_PRICE_CREDITS_100: 'pri_aaaaaaaa',
+        PADDLE_TEST_PRICE_CREDITS_1000: 'pri_bbbbbbbb',
+        PADDLE_TEST_PRICE_PLAN_MONTHLY: 'pri_cccccccc',
       });
       expect(problems).toEqual([
         'JWT_SECRET is a development secret and is refused in production',
@@ -156,6 +173,9 @@ describe('configuration', () => {
       expect(problems).toEqual([
         'PADDLE_PROD_API_KEY is required when PAYMENT_PROVIDER=paddle',
         'PADDLE_PROD_WEBHOOK_SECRET is required when PAYMENT_PROVIDER=paddle',
+        'PADDLE_PROD_PRICE_CREDITS_100 is required when PAYMENT_PROVIDER=paddle',
+        'PADDLE_PROD_PRICE_CREDITS_1000 is required when PAYMENT_PROVIDER=paddle',
+        'PADDLE_PROD_PRICE_PLAN_MONTHLY is required when PAYMENT_PROVIDER=paddle',
       ]);
     });
 
@@ -168,6 +188,9 @@ describe('configuration', () => {
         PAYMENT_PROVIDER: 'paddle',
         PADDLE_TEST_API_KEY: 'k',
         PADDLE_TEST_WEBHOOK_SECRET: 's',
+        PADDLE_TEST_PRICE_CREDITS_100: 'pri_aaaaaaaa',
+        PADDLE_TEST_PRICE_CREDITS_1000: 'pri_bbbbbbbb',
+        PADDLE_TEST_PRICE_PLAN_MONTHLY: 'pri_cccccccc',
       });
       expect(config.isProduction).toBe(true);
       expect(config.jwt.usingDevSecret).toBe(false);

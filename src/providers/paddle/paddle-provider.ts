@@ -1,0 +1,319 @@
+import { Environment, Paddle } from '@paddle/paddle-node-sdk';
+import { z } from 'zod';
+import type { Logger } from '../../observability';
+import { assertFresh, hexDigestsEqual, hmacHex, parseSignatureHeader } from '../signature';
+import {
+  WebhookPayloadError,
+  WebhookSignatureError,
+  type CheckoutRequest,
+  type CheckoutSession,
+  type ParsedWebhook,
+  type PaymentProvider,
+  type PaymentStatus,
+  type PaymentVerification,
+  type ProviderEvent,
+} from '../types';
+
+export const PADDLE_SIGNATURE_HEADER = 'paddle-signature';
+/**
+ * Seconds either side of `ts` within which a Paddle-Signature is accepted. Paddle's own SDK
+ * allows 5; deliveries queued behind a slow consumer need more, and a replayed body still
+ * cannot be re-signed without the secret.
+ */
+export const PADDLE_SIGNATURE_TOLERANCE_SECONDS = 60;
+/** How long one Paddle API call may take (by default) before it fails: PROVIDER_ERROR. */
+const CALL_TIMEOUT_MS = 10_000;
+
+export interface PaddleProviderOptions {
+  apiKey: string;
+  webhookSecret: string;
+  /** Paddle price id by catalog product id. */
+  priceIds: Record<string, string>;
+  /** Base URL of the Paddle API (sandbox, production, or a fake in tests). */
+  apiUrl: string;
+  /** Where Tally serves the Paddle.js checkout page (`…/paddle-checkout`). */
+  publicUrl: () => string;
+  logger: Logger;
+  /** Milliseconds one API call may take; default 10 s. */
+  timeoutMs?: number;
+}
+
+// Webhook payloads as Paddle documents them (snake_case). Only the fields Tally reads.
+const money = z.string().regex(/^-?\d{1,15}$/);
+const isoDate = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
+const envelope = z.object({
+  event_id: z.string().min(1).max(255),
+  event_type: z.string().min(1).max(100),
+  occurred_at: z.string().max(64),
+  data: z.record(z.string(), z.unknown()),
+});
+const transactionData = z.object({
+  id: z.string().min(1).max(255),
+  status: z.string(),
+  origin: z.string().nullable().optional(),
+  subscription_id: z.string().nullable().optional(),
+  currency_code: z.string().regex(/^[A-Z]{3}$/),
+  custom_data: z.record(z.string(), z.unknown()).nullable().optional(),
+  billing_period: z.object({ starts_at: isoDate, ends_at: isoDate }).nullable().optional(),
+  details: z.object({ totals: z.object({ subtotal: money, grand_total: money }) }),
+});
+const subscriptionData = z.object({
+  id: z.string().min(1).max(255),
+  status: z.string(),
+  current_billing_period: z.object({ starts_at: isoDate, ends_at: isoDate }).nullable().optional(),
+  scheduled_change: z.object({ action: z.string(), effective_at: isoDate }).nullable().optional(),
+  canceled_at: isoDate.nullable().optional(),
+});
+const adjustmentData = z.object({
+  id: z.string().min(1).max(255),
+  action: z.string(),
+  status: z.string(),
+  transaction_id: z.string().min(1).max(255),
+  currency_code: z.string().regex(/^[A-Z]{3}$/),
+  totals: z.object({ subtotal: money, total: money }),
+});
+
+/** Paddle's transaction statuses, as Tally reads them. */
+function paymentStatusOf(status: string): PaymentStatus {
+  if (status === 'completed' || status === 'paid') return 'paid';
+  if (status === 'canceled') return 'cancelled';
+  if (status === 'past_due') return 'failed';
+  return 'pending'; // draft, ready, billed
+}
+
+async function withTimeout<T>(what: string, call: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      call,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`Paddle ${what} timed out`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Paddle Billing through its official SDK. A checkout is a Paddle transaction carrying the
+ * order id in custom data; the buyer pays on Tally's own page, which opens Paddle.js on that
+ * transaction (`/paddle-checkout?_ptxn=…`: set it as the default payment link in Paddle).
+ * Amounts are compared before tax: Paddle's prices must equal the catalog's, tax-exclusive.
+ */
+export class PaddleProvider implements PaymentProvider {
+  readonly name = 'paddle' as const;
+  private readonly paddle: Paddle;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: PaddleProviderOptions) {
+    // The SDK takes a base URL where an environment name goes: the fake API in tests.
+    const environment =
+      options.apiUrl === 'https://api.paddle.com'
+        ? Environment.production
+        : options.apiUrl === 'https://sandbox-api.paddle.com'
+          ? Environment.sandbox
+          : (options.apiUrl as Environment);
+    this.paddle = new Paddle(options.apiKey, { environment });
+    this.timeoutMs = options.timeoutMs ?? CALL_TIMEOUT_MS;
+  }
+
+  async createCheckout(request: CheckoutRequest): Promise<CheckoutSession> {
+    const priceId = this.options.priceIds[request.product.id];
+    if (!priceId) throw new Error(`no Paddle price for product ${request.product.id}`);
+    const transaction = await withTimeout(
+      'transactions.create',
+      this.paddle.transactions.create({
+        items: [{ priceId, quantity: 1 }],
+        customData: { order_id: request.orderId, user_id: request.userId },
+      }),
+      this.timeoutMs,
+    );
+    const url = new URL('/paddle-checkout', this.options.publicUrl());
+    url.searchParams.set('_ptxn', transaction.id);
+    return { checkoutId: transaction.id, url: url.toString() };
+  }
+
+  async verifyPayment(checkoutId: string): Promise<PaymentVerification> {
+    const transaction = await withTimeout(
+      'transactions.get',
+      this.paddle.transactions.get(checkoutId),
+      this.timeoutMs,
+    );
+    const status = paymentStatusOf(transaction.status);
+    if (status !== 'paid') return { status };
+    const period = transaction.billingPeriod;
+    return {
+      status,
+      transactionId: transaction.id,
+      amountMinor: Number(transaction.details?.totals?.subtotal ?? Number.NaN),
+      currency: transaction.currencyCode,
+      ...(transaction.subscriptionId && period
+        ? {
+            subscription: {
+              providerSubscriptionId: transaction.subscriptionId,
+              periodStart: new Date(period.startsAt),
+              periodEnd: new Date(period.endsAt),
+            },
+          }
+        : {}),
+    };
+  }
+
+  parseWebhook(
+    rawBody: Buffer,
+    headers: Record<string, string | string[] | undefined>,
+  ): ParsedWebhook {
+    const header = headers[PADDLE_SIGNATURE_HEADER];
+    const { timestamp, digests } = parseSignatureHeader(
+      Array.isArray(header) ? header[0] : header,
+      { separator: ';', timestampKey: 'ts', digestKey: 'h1' },
+    );
+    assertFresh(timestamp, PADDLE_SIGNATURE_TOLERANCE_SECONDS);
+    const expected = hmacHex(
+      this.options.webhookSecret,
+      Buffer.concat([Buffer.from(`${timestamp}:`), rawBody]),
+    );
+    // During a secret rotation Paddle sends one h1 per active secret: any may match.
+    if (!digests.some((d) => hexDigestsEqual(expected, d))) {
+      throw new WebhookSignatureError('signature does not match');
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(rawBody.toString('utf8'));
+    } catch {
+      throw new WebhookPayloadError('body is not JSON');
+    }
+    const event = this.parseStoredEvent(json);
+    const parsed = envelope.parse(json);
+    return { event, type: parsed.event_type, payload: sanitise(parsed) };
+  }
+
+  parseStoredEvent(payload: unknown): ProviderEvent {
+    const parsedEnvelope = envelope.safeParse(payload);
+    if (!parsedEnvelope.success) throw new WebhookPayloadError('not a Paddle event');
+    const { event_id: eventId, event_type: type, data } = parsedEnvelope.data;
+    const read = <T>(schema: z.ZodType<T>): T => {
+      const result = schema.safeParse(data);
+      if (!result.success) throw new WebhookPayloadError(`malformed ${type} data`);
+      return result.data;
+    };
+    switch (type) {
+      case 'transaction.completed': {
+        const t = read(transactionData);
+        const orderId = t.custom_data?.['order_id'];
+        const period =
+          t.subscription_id && t.billing_period
+            ? {
+                providerSubscriptionId: t.subscription_id,
+                periodStart: t.billing_period.starts_at,
+                periodEnd: t.billing_period.ends_at,
+              }
+            : undefined;
+        if (t.origin === 'subscription_recurring' && period) {
+          return { kind: 'subscription.renewed', eventId, transactionId: t.id, ...period };
+        }
+        if (typeof orderId !== 'string') return { kind: 'ignored', eventId, type };
+        return {
+          kind: 'checkout.completed',
+          eventId,
+          orderId,
+          checkoutId: t.id,
+          transactionId: t.id,
+          amountMinor: Number(t.details.totals.subtotal),
+          currency: t.currency_code,
+          ...(period ? { subscription: period } : {}),
+        };
+      }
+      case 'subscription.past_due':
+        return {
+          kind: 'subscription.past_due',
+          eventId,
+          providerSubscriptionId: read(subscriptionData).id,
+        };
+      case 'subscription.canceled': {
+        const s = read(subscriptionData);
+        return {
+          kind: 'subscription.cancelled',
+          eventId,
+          providerSubscriptionId: s.id,
+          cancelAtPeriodEnd: false,
+          endsAt: s.canceled_at ?? new Date(),
+        };
+      }
+      case 'subscription.updated': {
+        const s = read(subscriptionData);
+        if (s.status === 'past_due') {
+          return { kind: 'subscription.past_due', eventId, providerSubscriptionId: s.id };
+        }
+        if (s.status === 'canceled') {
+          return {
+            kind: 'subscription.cancelled',
+            eventId,
+            providerSubscriptionId: s.id,
+            cancelAtPeriodEnd: false,
+            endsAt: s.canceled_at ?? new Date(),
+          };
+        }
+        if (s.scheduled_change?.action === 'cancel') {
+          return {
+            kind: 'subscription.cancelled',
+            eventId,
+            providerSubscriptionId: s.id,
+            cancelAtPeriodEnd: true,
+            endsAt: s.scheduled_change.effective_at,
+          };
+        }
+        return { kind: 'ignored', eventId, type };
+      }
+      case 'adjustment.created':
+      case 'adjustment.updated': {
+        const a = read(adjustmentData);
+        if (a.action !== 'refund' || a.status !== 'approved')
+          return { kind: 'ignored', eventId, type };
+        return {
+          kind: 'refund',
+          eventId,
+          refundId: a.id,
+          transactionId: a.transaction_id,
+          amountMinor: Number(a.totals.subtotal),
+          currency: a.currency_code,
+        };
+      }
+      default:
+        // subscription.created and the rest: the transaction.completed that starts a
+        // subscription carries everything Tally needs.
+        return { kind: 'ignored', eventId, type };
+    }
+  }
+
+  async cancelSubscription(providerSubscriptionId: string, atPeriodEnd: boolean): Promise<void> {
+    await withTimeout(
+      'subscriptions.cancel',
+      this.paddle.subscriptions.cancel(providerSubscriptionId, {
+        effectiveFrom: atPeriodEnd ? 'next_billing_period' : 'immediately',
+      }),
+      this.timeoutMs,
+    );
+  }
+}
+
+/**
+ * What is stored of a Paddle event: its envelope and data minus the customer's personal
+ * details (Paddle includes addresses, emails and card details on some events).
+ */
+function sanitise(event: z.infer<typeof envelope>): unknown {
+  const drop = new Set(['customer', 'address', 'business', 'billing_details', 'payments', 'email']);
+  const clean = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(clean);
+    if (value && typeof value === 'object') {
+      return Object.fromEntries(
+        Object.entries(value as Record<string, unknown>)
+          .filter(([key]) => !drop.has(key))
+          .map(([key, v]) => [key, clean(v)]),
+      );
+    }
+    return value;
+  };
+  return clean(event);
+}
