@@ -361,6 +361,7 @@ export class PaymentService {
         await this.renew(manager, event);
         return 'PROCESSED';
       case 'subscription.past_due': {
+        await this.requireSubscription(manager, event.providerSubscriptionId);
         await manager.query(
           `UPDATE subscriptions SET status = 'PAST_DUE', updated_at = now()
            WHERE provider = $1 AND provider_subscription_id = $2 AND status = 'ACTIVE'`,
@@ -369,6 +370,7 @@ export class PaymentService {
         return 'PROCESSED';
       }
       case 'subscription.cancelled': {
+        await this.requireSubscription(manager, event.providerSubscriptionId);
         const atPeriodEnd = event.cancelAtPeriodEnd && event.endsAt.getTime() > Date.now();
         await manager.query(
           atPeriodEnd
@@ -557,6 +559,24 @@ export class PaymentService {
       [order.id, refunded],
     );
     return 'PROCESSED';
+  }
+
+  /**
+   * An event about a subscription Tally has not recorded yet (its creation is still on the
+   * way) fails, so the provider delivers it again later, after the creation, instead of
+   * being applied to nothing and lost.
+   */
+  private async requireSubscription(
+    manager: EntityManager,
+    providerSubscriptionId: string,
+  ): Promise<void> {
+    const found = (await manager.query(
+      'SELECT 1 FROM subscriptions WHERE provider = $1 AND provider_subscription_id = $2 FOR UPDATE',
+      [this.provider.name, providerSubscriptionId],
+    )) as unknown[];
+    if (found.length === 0) {
+      throw new Error(`event for unknown subscription ${providerSubscriptionId}: not yet created`);
+    }
   }
 
   private async cancelOrder(manager: EntityManager, orderId: string): Promise<void> {

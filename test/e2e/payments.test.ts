@@ -431,6 +431,27 @@ describe('payments with the mock provider', () => {
       expect(userCannot.status).toBe(403);
     });
 
+    it('a past-due notice before the subscription exists is retried, not lost', async () => {
+      const user = await buyer();
+      const { checkoutId } = await open(user.token, 'plan-monthly');
+      const paid = await request(t.url)
+        .post(`/mock-checkout/${checkoutId}/pay`)
+        .send({ sendWebhook: false });
+      const early = {
+        id: `evt_${randomUUID()}`,
+        type: 'subscription.past_due',
+        created_at: new Date().toISOString(),
+        data: { subscription_id: paid.body.event.data.subscription_id },
+      };
+      expect((await deliver(early)).status).toBe(500);
+      expect((await deliver(paid.body.event)).status).toBe(200);
+      // The provider's retry of the early event now applies.
+      expect((await deliver(early)).status).toBe(200);
+      const me = await billing(user.token);
+      expect(me.subscription!.status).toBe('PAST_DUE');
+      expect(me.credits).toBe(500);
+    });
+
     it('purchase, three renewals, a duplicate renewal, past due, cancel at period end', async () => {
       const user = await buyer();
       const { checkoutId } = await open(user.token, 'plan-monthly');
