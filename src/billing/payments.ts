@@ -2,7 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { findProduct } from '../catalog';
 import { Order, Subscription, WebhookEvent } from '../entities';
 import { DomainError } from '../errors';
-import type { Ledger } from '../ledger';
+import { queryRows, type Ledger } from '../ledger';
 import type { Logger } from '../observability';
 import {
   WebhookPayloadError,
@@ -156,16 +156,21 @@ export class PaymentService {
     const provider = this.provider.name;
     try {
       const outcome = await this.dataSource.transaction(async (manager) => {
-        // A concurrent delivery of the same event waits here until the first commits.
-        await manager.query(
+        // A concurrent delivery of the same event waits here until the first commits. The
+        // first delivery inserts (and holds) the row; a later one locks the stored row.
+        let [row] = await queryRows<{ id: string; status: string }>(
+          manager,
           `INSERT INTO webhook_events (provider, event_id, type, payload)
-           VALUES ($1, $2, $3, $4) ON CONFLICT (provider, event_id) DO NOTHING`,
+           VALUES ($1, $2, $3, $4) ON CONFLICT (provider, event_id) DO NOTHING
+           RETURNING id, status`,
           [provider, event.eventId, type, JSON.stringify(payload)],
         );
-        const [row] = (await manager.query(
-          `SELECT id, status FROM webhook_events WHERE provider = $1 AND event_id = $2 FOR UPDATE`,
-          [provider, event.eventId],
-        )) as Array<{ id: string; status: string }>;
+        row ??= (
+          (await manager.query(
+            `SELECT id, status FROM webhook_events WHERE provider = $1 AND event_id = $2 FOR UPDATE`,
+            [provider, event.eventId],
+          )) as Array<{ id: string; status: string }>
+        )[0];
         if (row!.status === 'PROCESSED' || row!.status === 'IGNORED') {
           return { duplicate: true, status: row!.status };
         }
@@ -346,14 +351,9 @@ export class PaymentService {
     event: ProviderEvent,
   ): Promise<'PROCESSED' | 'IGNORED'> {
     switch (event.kind) {
-      case 'checkout.completed': {
-        const order = await manager.findOneBy(Order, { id: event.orderId });
-        if (!order || order.checkoutId !== event.checkoutId) {
-          throw new Error(`no order ${event.orderId} for checkout ${event.checkoutId}`);
-        }
-        await this.complete(manager, event.orderId, event);
+      case 'checkout.completed':
+        await this.complete(manager, event.orderId, event, event.checkoutId);
         return 'PROCESSED';
-      }
       case 'checkout.cancelled':
         await this.cancelOrder(manager, event.orderId);
         return 'PROCESSED';
@@ -398,12 +398,16 @@ export class PaymentService {
     manager: EntityManager,
     orderId: string,
     payment: ConfirmedPayment,
+    /** When the payment names its checkout (a webhook), it must be the order's. */
+    checkoutId?: string,
   ): Promise<void> {
     const order = await manager.findOne(Order, {
       where: { id: orderId },
       lock: { mode: 'pessimistic_write' },
     });
-    if (!order) throw new Error(`order ${orderId} not found`);
+    if (!order || (checkoutId !== undefined && order.checkoutId !== checkoutId)) {
+      throw new Error(`no order ${orderId} for checkout ${checkoutId ?? '(any)'}`);
+    }
     if (order.status === 'COMPLETED' || order.status === 'REFUNDED') return;
     if (payment.amountMinor !== order.amountMinor || payment.currency !== order.currency) {
       this.logger.error(

@@ -30,3 +30,4 @@ export {
   storeIdempotentResponse,
 } from './idempotency';
 export { withCredits, type CreditHold, type WithCreditsResult } from './with-credits';
+export { queryRows } from './sql';

@@ -1,0 +1,248 @@
+/**
+ * `npm run bench:webhooks`: signed `checkout.completed` deliveries, each for a distinct
+ * pending order, at 64 concurrent connections: acknowledgements per second and p50/p99
+ * latency, against a baseline measured in the same run: a bare node:http server that checks
+ * the same signature and completes the order in one pg transaction (event row, order row,
+ * the ledger's movement call). Targets: p99 < 50 ms and ≥ 0.3 of the baseline's throughput.
+ *
+ * Database and options as bench/ledger.ts (BENCH_DATABASE_URL, BENCH_SECONDS, BENCH_ROUNDS,
+ * BENCH_PROFILE).
+ */
+import 'reflect-metadata';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Pool } from 'pg';
+import { loadConfig } from '../src/config';
+import { createDataSource } from '../src/db';
+import { Ledger } from '../src/ledger';
+import { MOVE_SQL, moveParameters } from '../src/ledger/movements';
+import { mockSignature } from '../src/providers';
+import { hexDigestsEqual, hmacHex, parseSignatureHeader } from '../src/providers/signature';
+import { startTally } from '../src/server';
+import {
+  barePool,
+  CALLERS,
+  compare,
+  httpLoad,
+  POOL_SIZE,
+  prepareDatabase,
+  readBody,
+  Reporter,
+  ROUNDS,
+  runChild,
+  runMain,
+  SECONDS,
+  spawnServer,
+  stopChildren,
+} from './common';
+
+const SECRET = 'bench-webhook-secret-0123456789abcdef';
+/** Orders per side: enough for the warm-up and every round at several thousand a second. */
+const ORDERS_PER_SIDE = 60_000;
+
+// ---------------------------------------------------------------------------------------
+// The baseline: verify, then one transaction doing what completing an order must.
+
+async function bareComplete(pool: Pool, raw: Buffer, signature: string): Promise<number> {
+  const { timestamp, digests } = parseSignatureHeader(signature, {
+    separator: ',',
+    timestampKey: 't',
+    digestKey: 'v1',
+  });
+  const expected = hmacHex(SECRET, Buffer.concat([Buffer.from(`${timestamp}.`), raw]));
+  if (!digests.some((d) => hexDigestsEqual(expected, d))) return 401;
+  const event = JSON.parse(raw.toString('utf8')) as {
+    id: string;
+    type: string;
+    data: { order_id: string; transaction_id: string };
+  };
+  const client = await pool.connect();
+  try {
+    await client.query('START TRANSACTION');
+    const recorded = await client.query(
+      `INSERT INTO webhook_events (provider, event_id, type, payload) VALUES ('mock', $1, $2, $3)
+       ON CONFLICT (provider, event_id) DO NOTHING RETURNING id`,
+      [event.id, event.type, raw.toString('utf8')],
+    );
+    if (recorded.rowCount === 1) {
+      const order = await client.query<{ user_id: string; credits: number }>(
+        `UPDATE orders SET status = 'COMPLETED', completed_at = now(), provider_transaction_id = $2
+         WHERE id = $1 AND status = 'PENDING' RETURNING user_id, credits`,
+        [event.data.order_id, event.data.transaction_id],
+      );
+      const row = order.rows[0];
+      if (row) {
+        await client.query(
+          MOVE_SQL,
+          moveParameters({
+            userId: row.user_id,
+            type: 'PURCHASE',
+            delta: row.credits,
+            description: 'Purchase: 100 credits',
+            mayGoNegative: false,
+            orderId: event.data.order_id,
+          }),
+        );
+      }
+      await client.query(
+        `UPDATE webhook_events SET status = 'PROCESSED', attempts = 1, processed_at = now() WHERE id = $1`,
+        [recorded.rows[0].id],
+      );
+    }
+    await client.query('COMMIT');
+    return 200;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+async function serveBare(url: string): Promise<number> {
+  const pool = barePool(url);
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    void (async () => {
+      try {
+        const status = await bareComplete(
+          pool,
+          await readBody(req),
+          String(req.headers['mock-signature'] ?? ''),
+        );
+        res.writeHead(status, { 'content-type': 'application/json' }).end('{"received":true}');
+      } catch (error) {
+        res.writeHead(500).end(String(error));
+      }
+    })();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+async function serveTally(url: string): Promise<number> {
+  const config = loadConfig({
+    NODE_ENV: 'development',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: url,
+    DATABASE_POOL_SIZE: String(POOL_SIZE),
+    MOCK_WEBHOOK_SECRET: SECRET,
+    RATE_LIMIT_CALLBACK_PER_MINUTE: '1000000',
+    LOG_LEVEL: 'warn',
+    JOBS_ENABLED: 'false',
+  });
+  const server = await startTally({ config });
+  return server.port;
+}
+
+// ---------------------------------------------------------------------------------------
+
+interface PendingOrder {
+  order_id: string;
+  checkout_id: string;
+}
+
+/** Signed deliveries of checkout.completed, one per order, in order. */
+function deliveries(
+  orders: PendingOrder[],
+): () => { body: string; headers: Record<string, string> } {
+  let next = 0;
+  return () => {
+    const order = orders[next++];
+    if (!order) throw new Error('the benchmark ran out of pending orders: raise ORDERS_PER_SIDE');
+    const body = JSON.stringify({
+      id: `evt_${order.checkout_id.slice(4)}`,
+      type: 'checkout.completed',
+      created_at: new Date().toISOString(),
+      data: {
+        checkout_id: order.checkout_id,
+        order_id: order.order_id,
+        transaction_id: `txn_${order.checkout_id.slice(4)}`,
+        amount: 500,
+        currency: 'USD',
+      },
+    });
+    return {
+      body,
+      headers: {
+        'content-type': 'application/json',
+        'mock-signature': mockSignature(SECRET, body),
+      },
+    };
+  };
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  process.stdout.write(
+    `bench:webhooks: ${CALLERS} connections, pool ${POOL_SIZE}, ${SECONDS} s per run, median pair of ${ROUNDS}\n\n`,
+  );
+  const reporter = new Reporter();
+  const db = await prepareDatabase(async (ds) => {
+    await ds.query(
+      `INSERT INTO user_profiles (id) SELECT 'buyer-' || g FROM generate_series(0, $1 - 1) g`,
+      [ORDERS_PER_SIDE * 2],
+    );
+    // Pending orders for a 100-credit pack, each with its checkout; the first half for the
+    // baseline, the second for Tally.
+    await ds.query(
+      `INSERT INTO orders (user_id, product_id, kind, status, amount_minor, currency, credits, provider, checkout_id)
+       SELECT 'buyer-' || g, 'credits-100', 'CREDIT_PACK', 'PENDING', 500, 'USD', 100, 'mock',
+              'mck_' || lpad(to_hex(g), 24, '0')
+       FROM generate_series(0, $1 - 1) g`,
+      [ORDERS_PER_SIDE * 2],
+    );
+  });
+  const children = [];
+  try {
+    const ds = createDataSource({ url: db.url, poolSize: 2 });
+    await ds.initialize();
+    const orders: PendingOrder[] = await ds.query(
+      `SELECT id AS order_id, checkout_id FROM orders ORDER BY checkout_id`,
+    );
+    const forBaseline = deliveries(orders.slice(0, ORDERS_PER_SIDE));
+    const forTally = deliveries(orders.slice(ORDERS_PER_SIDE));
+
+    const bare = await spawnServer(__filename, 'serve-bare', db.url);
+    children.push(bare.child);
+    const tally = await spawnServer(__filename, 'serve-tally', db.url);
+    children.push(tally.child);
+    const result = await compare(
+      (s) => httpLoad(bare.port, '/', forBaseline, s),
+      (s) => httpLoad(tally.port, '/api/payment/callback', forTally, s),
+    );
+    const p99Verdict = result.subject.p99 < 50 ? 'meets' : 'ABOVE';
+    reporter.report(
+      'webhooks',
+      'checkout.completed, distinct orders',
+      result,
+      0.3,
+      `\n  tally p99 ${result.subject.p99.toFixed(1)} ms (target < 50 ms: ${p99Verdict})`,
+    );
+
+    // Integrity: every completed order was credited exactly once, and nothing drifted.
+    const [check] = await ds.query(
+      `SELECT
+         (SELECT count(*) FROM orders WHERE status = 'COMPLETED')::int AS completed,
+         (SELECT count(*) FROM credit_transactions WHERE type = 'PURCHASE')::int AS purchases,
+         (SELECT count(*) FROM webhook_events WHERE status = 'PROCESSED')::int AS processed`,
+    );
+    const drift = await new Ledger(ds).drift();
+    process.stdout.write(
+      `completed orders ${check.completed}, PURCHASE rows ${check.purchases}, events processed ${check.processed}, drift ${drift.length}\n`,
+    );
+    if (check.completed !== check.purchases || drift.length > 0) reporter.failures++;
+    await ds.destroy();
+  } finally {
+    await stopChildren(children);
+    await db.cleanup();
+  }
+  reporter.finish(started);
+}
+
+const role = process.argv[2];
+if (role === 'serve-bare' || role === 'serve-tally') {
+  runChild(role, process.argv[3]!, role === 'serve-bare' ? serveBare : serveTally, 'serve-tally');
+} else {
+  runMain(main);
+}
