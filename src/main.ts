@@ -27,6 +27,15 @@ async function main(): Promise<void> {
       provider: config.paymentProvider,
       paymentEnv: config.paymentEnv,
       jwt: config.jwt.jwksUrl ? 'jwks' : `secret ${maskSecret(config.jwt.secret)}`,
+      ...(config.paddle
+        ? {
+            paddle: {
+              apiKey: maskSecret(config.paddle.apiKey),
+              webhookSecret: maskSecret(config.paddle.webhookSecret),
+              api: config.paddle.apiUrl,
+            },
+          }
+        : { mockWebhookSecret: maskSecret(config.mockWebhookSecret) }),
     },
     'starting Tally',
   );
