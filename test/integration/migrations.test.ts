@@ -59,6 +59,7 @@ describe('migrations', () => {
       'credit_reservations',
       'credit_transactions',
       'idempotency_keys',
+      'job_runs',
       'mock_payments',
       'orders',
       'provider_refunds',
