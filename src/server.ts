@@ -148,18 +148,8 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
             {
               name: 'reconcile-stuck-orders',
               intervalMs: config.jobs.reconcileIntervalSeconds * 1000,
-              run: async () => {
-                const outcome: Record<string, number> = {};
-                for (const order of await payments.stuckOrders(config.jobs.reconcileAfterMinutes)) {
-                  try {
-                    const settled = await payments.reconcileOrder(order.id);
-                    outcome[settled.status] = (outcome[settled.status] ?? 0) + 1;
-                  } catch {
-                    outcome['FAILED_TO_RECONCILE'] = (outcome['FAILED_TO_RECONCILE'] ?? 0) + 1;
-                  }
-                }
-                return outcome;
-              },
+              run: async () =>
+                (await payments.reconcileStuckOrders(config.jobs.reconcileAfterMinutes)).settled,
             },
             {
               name: 'settle-expired-reservations',

@@ -3,6 +3,7 @@ import { findProduct } from '../catalog';
 import { Order, Subscription, WebhookEvent } from '../entities';
 import { DomainError } from '../errors';
 import { queryRows, type Ledger } from '../ledger';
+import { BillingQueries } from './orders';
 import type { Logger } from '../observability';
 import {
   WebhookPayloadError,
@@ -277,6 +278,28 @@ export class PaymentService {
   }
 
   /**
+   * Reconciles every order pending for over `olderThanMinutes` (the CLI and the scheduled
+   * job): how many ended in each status, and the ids that could not be settled.
+   */
+  async reconcileStuckOrders(
+    olderThanMinutes: number,
+  ): Promise<{ pending: number; settled: Record<string, number>; failed: string[] }> {
+    const stuck = await this.stuckOrders(olderThanMinutes);
+    const settled: Record<string, number> = {};
+    const failed: string[] = [];
+    for (const order of stuck) {
+      try {
+        const after = await this.reconcileOrder(order.id);
+        settled[after.status] = (settled[after.status] ?? 0) + 1;
+      } catch (error) {
+        this.logger.error({ err: error, orderId: order.id }, 'reconciliation failed');
+        failed.push(order.id);
+      }
+    }
+    return { pending: stuck.length, settled, failed };
+  }
+
+  /**
    * Asks the provider about a pending order and settles it: paid → completed (credited once),
    * cancelled or failed → cancelled, still open → left pending. Never a provider call inside
    * a database transaction.
@@ -320,13 +343,7 @@ export class PaymentService {
    * period, and records it at once (the provider's webhook then confirms it).
    */
   async cancelSubscription(userId: string, atPeriodEnd: boolean): Promise<Subscription> {
-    const subscription = await this.dataSource
-      .getRepository(Subscription)
-      .createQueryBuilder('s')
-      .where('s.user_id = :userId', { userId })
-      .andWhere(`s.status IN ('ACTIVE', 'PAST_DUE')`)
-      .orderBy('s.created_at', 'DESC')
-      .getOne();
+    const subscription = await new BillingQueries(this.dataSource).currentSubscription(userId);
     if (!subscription) throw new DomainError('NOT_FOUND', 'No active subscription');
     try {
       await this.provider.cancelSubscription(subscription.providerSubscriptionId, atPeriodEnd);

@@ -36,27 +36,15 @@ async function main(): Promise<void> {
       successUrl: config.successUrl,
       cancelUrl: config.cancelUrl,
     });
-    const stuck = await payments.stuckOrders(minutes);
-    const tally: Record<string, number> = {};
-    let failed = 0;
-    for (const order of stuck) {
-      try {
-        const settled = await payments.reconcileOrder(order.id);
-        tally[settled.status] = (tally[settled.status] ?? 0) + 1;
-      } catch (error) {
-        failed++;
-        process.stderr.write(
-          `  ${order.id}: ${error instanceof Error ? error.message : String(error)}\n`,
-        );
-      }
-    }
-    const summary = Object.entries(tally)
+    const { pending, settled, failed } = await payments.reconcileStuckOrders(minutes);
+    for (const id of failed) process.stderr.write(`  ${id}: could not be settled\n`);
+    const summary = Object.entries(settled)
       .map(([status, n]) => `${n} ${status.toLowerCase()}`)
       .join(', ');
     process.stdout.write(
-      `reconcile: ${stuck.length} order(s) pending for over ${minutes} min${summary ? `: ${summary}` : ''}${failed ? `, ${failed} failed` : ''}\n`,
+      `reconcile: ${pending} order(s) pending for over ${minutes} min${summary ? `: ${summary}` : ''}${failed.length ? `, ${failed.length} failed` : ''}\n`,
     );
-    if (failed > 0) process.exitCode = 1;
+    if (failed.length > 0) process.exitCode = 1;
   } finally {
     await database.close();
   }
