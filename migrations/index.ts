@@ -5,6 +5,7 @@ import { LedgerMoveFunction1795720000000 } from './1795720000000-LedgerMoveFunct
 import { MockProvider1795730000000 } from './1795730000000-MockProvider';
 import { Checkout1795740000000 } from './1795740000000-Checkout';
 import { JobRuns1795750000000 } from './1795750000000-JobRuns';
+import { SubscriptionStatusTime1795760000000 } from './1795760000000-SubscriptionStatusTime';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the service, the tests and
@@ -20,4 +21,5 @@ export const MIGRATIONS: Function[] = [
   MockProvider1795730000000,
   Checkout1795740000000,
   JobRuns1795750000000,
+  SubscriptionStatusTime1795760000000,
 ];

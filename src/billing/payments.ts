@@ -26,6 +26,9 @@ export interface WebhookOutcome {
   body: Record<string, unknown>;
 }
 
+/** An event applies to a subscription's status only if it is not older than the last one applied. */
+const NEWER_STATUS = '(status_changed_at IS NULL OR status_changed_at <= $3)';
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_ERROR_LENGTH = 500;
 
@@ -380,9 +383,10 @@ export class PaymentService {
       case 'subscription.past_due': {
         await this.requireSubscription(manager, event.providerSubscriptionId);
         await manager.query(
-          `UPDATE subscriptions SET status = 'PAST_DUE', updated_at = now()
-           WHERE provider = $1 AND provider_subscription_id = $2 AND status = 'ACTIVE'`,
-          [this.provider.name, event.providerSubscriptionId],
+          `UPDATE subscriptions SET status = 'PAST_DUE', status_changed_at = $3, updated_at = now()
+           WHERE provider = $1 AND provider_subscription_id = $2 AND status = 'ACTIVE'
+             AND ${NEWER_STATUS}`,
+          [this.provider.name, event.providerSubscriptionId, event.occurredAt ?? new Date()],
         );
         return 'PROCESSED';
       }
@@ -391,11 +395,14 @@ export class PaymentService {
         const atPeriodEnd = event.cancelAtPeriodEnd && event.endsAt.getTime() > Date.now();
         await manager.query(
           atPeriodEnd
-            ? `UPDATE subscriptions SET cancel_at_period_end = true, updated_at = now()
-               WHERE provider = $1 AND provider_subscription_id = $2 AND status <> 'CANCELLED'`
-            : `UPDATE subscriptions SET status = 'CANCELLED', cancelled_at = now(), updated_at = now()
+            ? `UPDATE subscriptions SET cancel_at_period_end = true, status_changed_at = $3,
+                 updated_at = now()
+               WHERE provider = $1 AND provider_subscription_id = $2 AND status <> 'CANCELLED'
+                 AND ${NEWER_STATUS}`
+            : `UPDATE subscriptions SET status = 'CANCELLED', cancelled_at = now(),
+                 status_changed_at = $3, updated_at = now()
                WHERE provider = $1 AND provider_subscription_id = $2 AND status <> 'CANCELLED'`,
-          [this.provider.name, event.providerSubscriptionId],
+          [this.provider.name, event.providerSubscriptionId, event.occurredAt ?? new Date()],
         );
         return 'PROCESSED';
       }
@@ -516,12 +523,17 @@ export class PaymentService {
       : null;
     const credits = order?.credits ?? findProduct(subscription.productId)?.credits;
     if (!credits) throw new Error(`no credits known for subscription ${subscription.id}`);
-    // The period only moves forward: a late or repeated renewal never winds it back.
+    // The period only moves forward: a late or repeated renewal never winds it back. A
+    // renewal makes the subscription ACTIVE again only if no newer status change came first.
     await manager.query(
-      `UPDATE subscriptions SET current_period_start = $2, current_period_end = $3,
-         status = CASE WHEN status = 'CANCELLED' THEN status ELSE 'ACTIVE' END, updated_at = now()
+      `UPDATE subscriptions SET current_period_start = $2, current_period_end = $3, updated_at = now()
        WHERE id = $1 AND current_period_end < $3`,
       [subscription.id, event.periodStart, event.periodEnd],
+    );
+    await manager.query(
+      `UPDATE subscriptions SET status = 'ACTIVE', status_changed_at = $2, updated_at = now()
+       WHERE id = $1 AND status = 'PAST_DUE' AND (status_changed_at IS NULL OR status_changed_at <= $2)`,
+      [subscription.id, event.occurredAt ?? new Date()],
     );
     await this.grantPeriod(
       manager,

@@ -46,8 +46,13 @@ export interface PaymentVerification {
   subscription?: ProviderPeriod;
 }
 
-/** Webhook events, normalised. `eventId` is the provider's, unique per provider. */
-export type ProviderEvent =
+/**
+ * Webhook events, normalised. `eventId` is the provider's, unique per provider; `occurredAt`
+ * is when the provider says it happened (events can arrive late and out of order).
+ */
+export type ProviderEvent = ProviderEventBody & { occurredAt?: Date };
+
+type ProviderEventBody =
   | {
       kind: 'checkout.completed';
       eventId: string;

@@ -452,6 +452,45 @@ describe('payments with the mock provider', () => {
       expect(me.credits).toBe(500);
     });
 
+    it('events out of order converge on the latest the provider describes, never regress', async () => {
+      const user = await buyer();
+      const { checkoutId } = await open(user.token, 'plan-monthly');
+      const paid = await request(t.url).post(`/mock-checkout/${checkoutId}/pay`).send({});
+      const { subscription_id, period_end } = paid.body.event.data;
+      const at = (offsetMs: number) => new Date(Date.now() + offsetMs).toISOString();
+      const renewal = (start: string, createdAt: string) => ({
+        id: `evt_${randomUUID()}`,
+        type: 'subscription.renewed',
+        created_at: createdAt,
+        data: {
+          subscription_id,
+          transaction_id: `txn_${randomUUID()}`,
+          period_start: start,
+          period_end: new Date(Date.parse(start) + 30 * 86_400_000).toISOString(),
+        },
+      });
+      const pastDue = (createdAt: string) => ({
+        id: `evt_${randomUUID()}`,
+        type: 'subscription.past_due',
+        created_at: createdAt,
+        data: { subscription_id },
+      });
+      // A renewal that happened a minute ago arrives after a past-due notice of now.
+      expect((await deliver(pastDue(at(0)))).status).toBe(200);
+      expect((await deliver(renewal(period_end, at(-60_000)))).status).toBe(200);
+      let me = await billing(user.token);
+      expect(me.subscription!.status).toBe('PAST_DUE');
+      expect(me.credits).toBe(1000);
+      // A newer renewal settles it; then a stale past-due notice changes nothing.
+      const third = new Date(Date.parse(period_end) + 30 * 86_400_000).toISOString();
+      expect((await deliver(renewal(third, at(1000)))).status).toBe(200);
+      expect((await deliver(pastDue(at(-120_000)))).status).toBe(200);
+      me = await billing(user.token);
+      expect(me.subscription!.status).toBe('ACTIVE');
+      expect(me.subscription!.currentPeriodStart).toBe(third);
+      expect(me.credits).toBe(1500);
+    });
+
     it('purchase, three renewals, a duplicate renewal, past due, cancel at period end', async () => {
       const user = await buyer();
       const { checkoutId } = await open(user.token, 'plan-monthly');

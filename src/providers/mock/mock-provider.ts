@@ -170,14 +170,17 @@ export class MockProvider implements PaymentProvider {
     }
     const envelope = mockEventSchema.safeParse(json);
     if (!envelope.success) throw new WebhookPayloadError('not a mock provider event');
-    const { id: eventId, type, data } = envelope.data;
-    return { event: this.normalise(eventId, type, data), type, payload: envelope.data };
+    return {
+      event: this.normalise(envelope.data),
+      type: envelope.data.type,
+      payload: envelope.data,
+    };
   }
 
   parseStoredEvent(payload: unknown): ProviderEvent {
     const envelope = mockEventSchema.safeParse(payload);
     if (!envelope.success) throw new WebhookPayloadError('not a mock provider event');
-    return this.normalise(envelope.data.id, envelope.data.type, envelope.data.data);
+    return this.normalise(envelope.data);
   }
 
   async cancelSubscription(providerSubscriptionId: string, atPeriodEnd: boolean): Promise<void> {
@@ -379,7 +382,18 @@ export class MockProvider implements PaymentProvider {
     }
   }
 
-  private normalise(eventId: string, type: string, data: Record<string, unknown>): ProviderEvent {
+  private normalise(envelope: z.infer<typeof mockEventSchema>): ProviderEvent {
+    const at = new Date(envelope.created_at);
+    const occurredAt = Number.isNaN(at.getTime()) ? undefined : at;
+    const event = this.normaliseData(envelope.id, envelope.type, envelope.data);
+    return occurredAt ? { ...event, occurredAt } : event;
+  }
+
+  private normaliseData(
+    eventId: string,
+    type: string,
+    data: Record<string, unknown>,
+  ): ProviderEvent {
     if (!(type in dataSchemas)) return { kind: 'ignored', eventId, type };
     const parsed = dataSchemas[type as keyof typeof dataSchemas].safeParse(data);
     if (!parsed.success) throw new WebhookPayloadError(`malformed ${type} data`);

@@ -192,7 +192,13 @@ export class PaddleProvider implements PaymentProvider {
   parseStoredEvent(payload: unknown): ProviderEvent {
     const parsedEnvelope = envelope.safeParse(payload);
     if (!parsedEnvelope.success) throw new WebhookPayloadError('not a Paddle event');
-    const { event_id: eventId, event_type: type, data } = parsedEnvelope.data;
+    const event = this.normalise(parsedEnvelope.data);
+    const at = new Date(parsedEnvelope.data.occurred_at);
+    return Number.isNaN(at.getTime()) ? event : { ...event, occurredAt: at };
+  }
+
+  private normalise(parsedEnvelope: z.infer<typeof envelope>): ProviderEvent {
+    const { event_id: eventId, event_type: type, data } = parsedEnvelope;
     const read = <T>(schema: z.ZodType<T>): T => {
       const result = schema.safeParse(data);
       if (!result.success) throw new WebhookPayloadError(`malformed ${type} data`);
