@@ -105,7 +105,12 @@ describe('the Paddle adapter', () => {
       expect(header.match(/h1=/g)).toHaveLength(2);
       expect(
         provider().parseWebhook(Buffer.from(body), { 'paddle-signature': header }).event,
-      ).toEqual({ kind: 'ignored', eventId: 'evt_1', type: 'payout.paid' });
+      ).toEqual({
+        kind: 'ignored',
+        eventId: 'evt_1',
+        type: 'payout.paid',
+        occurredAt: expect.any(Date),
+      });
     });
   });
 
@@ -137,6 +142,7 @@ describe('the Paddle adapter', () => {
         transactionId: 'txn_1',
         amountMinor: 500,
         currency: 'USD',
+        occurredAt: expect.any(Date),
       });
     });
 
