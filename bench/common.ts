@@ -5,15 +5,18 @@
 import 'reflect-metadata';
 import { fork, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import inspector from 'node:inspector';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { Client, Pool } from 'pg';
 import type { DataSource } from 'typeorm';
+import { loadConfig } from '../src/config';
 import { createDataSource, startEmbeddedPostgres, type EmbeddedPostgres } from '../src/db';
 import { silentLogger } from '../src/observability';
+import { startTally } from '../src/server';
 
 export const CALLERS = 64;
 export const POOL_SIZE = 20;
@@ -315,4 +318,34 @@ export function runMain(main: () => Promise<void>): void {
     );
     process.exit(1);
   });
+}
+
+/** The Tally service on a free port, configured for a benchmark (jobs off, warnings only). */
+export async function serveTally(url: string, env: Record<string, string> = {}): Promise<number> {
+  const config = loadConfig({
+    NODE_ENV: 'development',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: url,
+    DATABASE_POOL_SIZE: String(POOL_SIZE),
+    LOG_LEVEL: 'warn',
+    JOBS_ENABLED: 'false',
+    ...env,
+  });
+  const server = await startTally({ config });
+  return server.port;
+}
+
+/** A bare node:http server answering every request with `handle`; 500 when it throws. */
+export async function serveBare(
+  handle: (req: IncomingMessage) => Promise<{ status: number; body: string }>,
+): Promise<number> {
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    handle(req).then(
+      ({ status, body }) => res.writeHead(status, { 'content-type': 'application/json' }).end(body),
+      (error: unknown) => res.writeHead(500).end(String(error)),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as AddressInfo).port;
 }

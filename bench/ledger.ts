@@ -15,16 +15,12 @@
  */
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Pool } from 'pg';
 import { signToken } from '../src/auth';
-import { loadConfig } from '../src/config';
 import { createDataSource } from '../src/db';
 import { Ledger } from '../src/ledger';
 import { requestHash } from '../src/ledger/idempotency';
 import { MOVE_SQL, moveParameters } from '../src/ledger/movements';
-import { startTally } from '../src/server';
 import {
   barePool,
   CALLERS,
@@ -39,6 +35,8 @@ import {
   runChild,
   runMain,
   SECONDS,
+  serveBare,
+  serveTally,
   spawnServer,
   stopChildren,
 } from './common';
@@ -105,42 +103,21 @@ async function bareDeduct(
 // ---------------------------------------------------------------------------------------
 // The servers under HTTP load (child processes).
 
-async function serveBare(url: string): Promise<number> {
+function serveBareLedger(url: string): Promise<number> {
   const pool = barePool(url);
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    void (async () => {
-      try {
-        const body = JSON.parse((await readBody(req)).toString('utf8')) as {
-          variables: { input: { userId: string; idempotencyKey: string } };
-        };
-        const { userId, idempotencyKey } = body.variables.input;
-        const moved = await bareDeduct(pool, userId, idempotencyKey);
-        const json = JSON.stringify({
-          data: { deductCredits: { balance: moved.balance, transaction: { id: moved.id } } },
-        });
-        res.writeHead(200, { 'content-type': 'application/json' }).end(json);
-      } catch (error) {
-        res.writeHead(500).end(String(error));
-      }
-    })();
+  return serveBare(async (req) => {
+    const body = JSON.parse((await readBody(req)).toString('utf8')) as {
+      variables: { input: { userId: string; idempotencyKey: string } };
+    };
+    const { userId, idempotencyKey } = body.variables.input;
+    const moved = await bareDeduct(pool, userId, idempotencyKey);
+    return {
+      status: 200,
+      body: JSON.stringify({
+        data: { deductCredits: { balance: moved.balance, transaction: { id: moved.id } } },
+      }),
+    };
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return (server.address() as AddressInfo).port;
-}
-
-async function serveTally(url: string): Promise<number> {
-  const config = loadConfig({
-    NODE_ENV: 'development',
-    PORT: '0',
-    HOST: '127.0.0.1',
-    DATABASE_URL: url,
-    DATABASE_POOL_SIZE: String(POOL_SIZE),
-    JWT_SECRET,
-    LOG_LEVEL: 'warn',
-    JOBS_ENABLED: 'false',
-  });
-  const server = await startTally({ config });
-  return server.port;
 }
 
 const DEDUCT =
@@ -243,7 +220,12 @@ async function main(): Promise<void> {
 
 const role = process.argv[2];
 if (role === 'serve-bare' || role === 'serve-tally') {
-  runChild(role, process.argv[3]!, role === 'serve-bare' ? serveBare : serveTally, 'serve-tally');
+  runChild(
+    role,
+    process.argv[3]!,
+    role === 'serve-bare' ? serveBareLedger : (url) => serveTally(url, { JWT_SECRET }),
+    'serve-tally',
+  );
 } else {
   runMain(main);
 }

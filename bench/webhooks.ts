@@ -9,16 +9,12 @@
  * BENCH_PROFILE).
  */
 import 'reflect-metadata';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Pool } from 'pg';
-import { loadConfig } from '../src/config';
 import { createDataSource } from '../src/db';
 import { Ledger } from '../src/ledger';
 import { MOVE_SQL, moveParameters } from '../src/ledger/movements';
 import { mockSignature } from '../src/providers';
 import { hexDigestsEqual, hmacHex, parseSignatureHeader } from '../src/providers/signature';
-import { startTally } from '../src/server';
 import {
   barePool,
   CALLERS,
@@ -32,6 +28,8 @@ import {
   runChild,
   runMain,
   SECONDS,
+  serveBare,
+  serveTally,
   spawnServer,
   stopChildren,
 } from './common';
@@ -99,40 +97,16 @@ async function bareComplete(pool: Pool, raw: Buffer, signature: string): Promise
   }
 }
 
-async function serveBare(url: string): Promise<number> {
+function serveBareWebhooks(url: string): Promise<number> {
   const pool = barePool(url);
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    void (async () => {
-      try {
-        const status = await bareComplete(
-          pool,
-          await readBody(req),
-          String(req.headers['mock-signature'] ?? ''),
-        );
-        res.writeHead(status, { 'content-type': 'application/json' }).end('{"received":true}');
-      } catch (error) {
-        res.writeHead(500).end(String(error));
-      }
-    })();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return (server.address() as AddressInfo).port;
-}
-
-async function serveTally(url: string): Promise<number> {
-  const config = loadConfig({
-    NODE_ENV: 'development',
-    PORT: '0',
-    HOST: '127.0.0.1',
-    DATABASE_URL: url,
-    DATABASE_POOL_SIZE: String(POOL_SIZE),
-    MOCK_WEBHOOK_SECRET: SECRET,
-    RATE_LIMIT_CALLBACK_PER_MINUTE: '1000000',
-    LOG_LEVEL: 'warn',
-    JOBS_ENABLED: 'false',
-  });
-  const server = await startTally({ config });
-  return server.port;
+  return serveBare(async (req) => ({
+    status: await bareComplete(
+      pool,
+      await readBody(req),
+      String(req.headers['mock-signature'] ?? ''),
+    ),
+    body: '{"received":true}',
+  }));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -242,7 +216,18 @@ async function main(): Promise<void> {
 
 const role = process.argv[2];
 if (role === 'serve-bare' || role === 'serve-tally') {
-  runChild(role, process.argv[3]!, role === 'serve-bare' ? serveBare : serveTally, 'serve-tally');
+  runChild(
+    role,
+    process.argv[3]!,
+    role === 'serve-bare'
+      ? serveBareWebhooks
+      : (url) =>
+          serveTally(url, {
+            MOCK_WEBHOOK_SECRET: SECRET,
+            RATE_LIMIT_CALLBACK_PER_MINUTE: '1000000',
+          }),
+    'serve-tally',
+  );
 } else {
   runMain(main);
 }

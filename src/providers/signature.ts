@@ -45,3 +45,39 @@ export function assertFresh(timestamp: number, toleranceSeconds: number, now = D
     throw new WebhookSignatureError('signature timestamp outside the tolerance');
   }
 }
+
+/** How a provider lays out its timestamped HMAC-SHA256 signature header. */
+export interface SignatureScheme {
+  /** e.g. `,` for `t=…,v1=…`, `;` for `ts=…;h1=…`. */
+  separator: string;
+  timestampKey: string;
+  digestKey: string;
+  /** What goes between the timestamp and the raw body in the signed message. */
+  joiner: string;
+  toleranceSeconds: number;
+}
+
+/**
+ * Verifies a timestamped signature header over the raw body: well-formed, fresh, and one of
+ * its digests (there may be several during a secret rotation) equal in constant time to
+ * HMAC-SHA256(secret, timestamp + joiner + body). Throws WebhookSignatureError.
+ */
+export function verifyTimestampedSignature(
+  header: string | string[] | undefined,
+  rawBody: Buffer,
+  secret: string,
+  scheme: SignatureScheme,
+): void {
+  const { timestamp, digests } = parseSignatureHeader(
+    Array.isArray(header) ? header[0] : header,
+    scheme,
+  );
+  assertFresh(timestamp, scheme.toleranceSeconds);
+  const expected = hmacHex(
+    secret,
+    Buffer.concat([Buffer.from(`${timestamp}${scheme.joiner}`), rawBody]),
+  );
+  if (!digests.some((d) => hexDigestsEqual(expected, d))) {
+    throw new WebhookSignatureError('signature does not match');
+  }
+}

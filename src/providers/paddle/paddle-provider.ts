@@ -1,10 +1,9 @@
 import { Environment, Paddle } from '@paddle/paddle-node-sdk';
 import { z } from 'zod';
 import type { Logger } from '../../observability';
-import { assertFresh, hexDigestsEqual, hmacHex, parseSignatureHeader } from '../signature';
+import { verifyTimestampedSignature } from '../signature';
 import {
   WebhookPayloadError,
-  WebhookSignatureError,
   type CheckoutRequest,
   type CheckoutSession,
   type ParsedWebhook,
@@ -164,20 +163,19 @@ export class PaddleProvider implements PaymentProvider {
     rawBody: Buffer,
     headers: Record<string, string | string[] | undefined>,
   ): ParsedWebhook {
-    const header = headers[PADDLE_SIGNATURE_HEADER];
-    const { timestamp, digests } = parseSignatureHeader(
-      Array.isArray(header) ? header[0] : header,
-      { separator: ';', timestampKey: 'ts', digestKey: 'h1' },
-    );
-    assertFresh(timestamp, PADDLE_SIGNATURE_TOLERANCE_SECONDS);
-    const expected = hmacHex(
-      this.options.webhookSecret,
-      Buffer.concat([Buffer.from(`${timestamp}:`), rawBody]),
-    );
     // During a secret rotation Paddle sends one h1 per active secret: any may match.
-    if (!digests.some((d) => hexDigestsEqual(expected, d))) {
-      throw new WebhookSignatureError('signature does not match');
-    }
+    verifyTimestampedSignature(
+      headers[PADDLE_SIGNATURE_HEADER],
+      rawBody,
+      this.options.webhookSecret,
+      {
+        separator: ';',
+        timestampKey: 'ts',
+        digestKey: 'h1',
+        joiner: ':',
+        toleranceSeconds: PADDLE_SIGNATURE_TOLERANCE_SECONDS,
+      },
+    );
     let json: unknown;
     try {
       json = JSON.parse(rawBody.toString('utf8'));
