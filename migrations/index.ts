@@ -6,6 +6,7 @@ import { MockProvider1795730000000 } from './1795730000000-MockProvider';
 import { Checkout1795740000000 } from './1795740000000-Checkout';
 import { JobRuns1795750000000 } from './1795750000000-JobRuns';
 import { SubscriptionStatusTime1795760000000 } from './1795760000000-SubscriptionStatusTime';
+import { RenewalPayments1795770000000 } from './1795770000000-RenewalPayments';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the service, the tests and
@@ -22,4 +23,5 @@ export const MIGRATIONS: Function[] = [
   Checkout1795740000000,
   JobRuns1795750000000,
   SubscriptionStatusTime1795760000000,
+  RenewalPayments1795770000000,
 ];

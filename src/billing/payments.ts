@@ -32,12 +32,26 @@ const NEWER_STATUS = '(status_changed_at IS NULL OR status_changed_at <= $3)';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_ERROR_LENGTH = 500;
 
-/** A refund of an order's payment takes back credits in proportion, rounded down. */
+/** A refund of a payment takes back the credits it bought in proportion, rounded down. */
 export function creditsForRefund(
-  order: Pick<Order, 'credits' | 'amountMinor'>,
+  payment: { credits: number; amountMinor: number },
   refundedMinor: number,
 ): number {
-  return Math.floor((order.credits * refundedMinor) / order.amountMinor);
+  return Math.floor((payment.credits * refundedMinor) / payment.amountMinor);
+}
+
+/** A payment a provider refund can name: an order's, or a subscription renewal's. */
+interface RefundablePayment {
+  kind: 'order' | 'renewal';
+  id: string;
+  userId: string;
+  productId: string;
+  amountMinor: number;
+  refundedMinor: number;
+  /** What the payment added to the balance. */
+  credits: number;
+  /** The link the CLAWBACK row carries. */
+  link: { orderId: string } | { subscriptionId: string };
 }
 
 /**
@@ -488,14 +502,14 @@ export class PaymentService {
     subscriptionId: string,
     order: Pick<Order, 'userId' | 'credits' | 'productId'>,
     period: ProviderPeriod,
-  ): Promise<void> {
+  ): Promise<number> {
     await manager.query('SELECT 1 FROM subscriptions WHERE id = $1 FOR UPDATE', [subscriptionId]);
     const granted = (await manager.query(
       `SELECT 1 FROM credit_transactions WHERE subscription_id = $1 AND period_start = $2
          AND type = 'SUBSCRIPTION_GRANT'`,
       [subscriptionId, period.periodStart],
     )) as unknown[];
-    if (granted.length > 0) return;
+    if (granted.length > 0) return 0;
     await this.ledger.grant({
       userId: order.userId,
       type: 'SUBSCRIPTION_GRANT',
@@ -505,6 +519,7 @@ export class PaymentService {
       periodStart: period.periodStart,
       manager,
     });
+    return order.credits;
   }
 
   private async renew(
@@ -535,49 +550,68 @@ export class PaymentService {
        WHERE id = $1 AND status = 'PAST_DUE' AND (status_changed_at IS NULL OR status_changed_at <= $2)`,
       [subscription.id, event.occurredAt ?? new Date()],
     );
-    await this.grantPeriod(
+    const granted = await this.grantPeriod(
       manager,
       subscription.id,
       { userId: subscription.userId, credits, productId: subscription.productId },
       event,
     );
+    // The renewal's own payment, so a refund of it finds what it bought. A second event for
+    // the same payment records nothing more.
+    await manager.query(
+      `INSERT INTO subscription_payments (subscription_id, provider, provider_transaction_id,
+         period_start, period_end, amount_minor, currency, credits)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       ON CONFLICT (provider, provider_transaction_id) DO NOTHING`,
+      [
+        subscription.id,
+        this.provider.name,
+        event.transactionId,
+        event.periodStart,
+        event.periodEnd,
+        event.amountMinor ?? order?.amountMinor ?? findProduct(subscription.productId)?.priceMinor,
+        event.currency ?? order?.currency ?? findProduct(subscription.productId)?.currency,
+        granted,
+      ],
+    );
   }
 
   /**
-   * A provider refund of an order's payment: the credits it bought, in proportion to the
-   * amount refunded (rounded down, so a full refund takes back exactly all of them), clawed
-   * back even below zero; the order is REFUNDED once fully refunded. Once per refund id.
+   * A provider refund of a payment (an order's, or a subscription renewal's): the credits it
+   * bought, in proportion to the amount refunded (rounded down, so a full refund takes back
+   * exactly all of them), clawed back even below zero; an order is REFUNDED once fully
+   * refunded. Once per refund id. A refund of a payment Tally has not recorded fails, so the
+   * provider's retry (or a replay) applies it once the payment's own event has arrived.
    */
   private async refund(
     manager: EntityManager,
     event: Extract<ProviderEvent, { kind: 'refund' }>,
-  ): Promise<'PROCESSED' | 'IGNORED'> {
-    const order = await manager.findOne(Order, {
-      where: { provider: this.provider.name, providerTransactionId: event.transactionId },
-      lock: { mode: 'pessimistic_write' },
-    });
-    if (!order) {
-      this.logger.warn({ transactionId: event.transactionId }, 'refund of an unknown payment');
-      return 'IGNORED';
+  ): Promise<'PROCESSED'> {
+    const payment = await this.findRefundablePayment(manager, event.transactionId);
+    if (!payment) {
+      throw new Error(`refund ${event.refundId} of unknown payment ${event.transactionId}`);
     }
+    const column = payment.kind === 'order' ? 'order_id' : 'subscription_payment_id';
     const inserted = (await manager.query(
-      `INSERT INTO provider_refunds (provider, refund_id, order_id, amount_minor, credits_clawed_back)
+      `INSERT INTO provider_refunds (provider, refund_id, ${column}, amount_minor, credits_clawed_back)
        VALUES ($1, $2, $3, $4, 0) ON CONFLICT (provider, refund_id) DO NOTHING RETURNING id`,
-      [this.provider.name, event.refundId, order.id, event.amountMinor],
+      [this.provider.name, event.refundId, payment.id, event.amountMinor],
     )) as Array<{ id: string }>;
     if (inserted.length === 0) return 'PROCESSED';
-    const refunded = Math.min(order.amountMinor, order.refundedMinor + event.amountMinor);
+    const refunded = Math.min(payment.amountMinor, payment.refundedMinor + event.amountMinor);
     const [{ clawed }] = (await manager.query(
-      `SELECT COALESCE(sum(credits_clawed_back), 0)::int AS clawed FROM provider_refunds WHERE order_id = $1`,
-      [order.id],
+      `SELECT COALESCE(sum(credits_clawed_back), 0)::int AS clawed FROM provider_refunds
+       WHERE ${column} = $1`,
+      [payment.id],
     )) as Array<{ clawed: number }>;
-    const take = creditsForRefund(order, refunded) - clawed;
+    const take = creditsForRefund(payment, refunded) - clawed;
     if (take > 0) {
+      const name = findProduct(payment.productId)?.name ?? payment.productId;
       await this.ledger.clawback({
-        userId: order.userId,
+        userId: payment.userId,
         amount: take,
-        description: `Refund of ${findProduct(order.productId)?.name ?? order.productId}`,
-        orderId: order.id,
+        description: payment.kind === 'order' ? `Refund of ${name}` : `Refund of ${name} renewal`,
+        ...payment.link,
         manager,
       });
       await manager.query('UPDATE provider_refunds SET credits_clawed_back = $2 WHERE id = $1', [
@@ -586,12 +620,66 @@ export class PaymentService {
       ]);
     }
     await manager.query(
-      `UPDATE orders SET refunded_minor = $2,
-         status = CASE WHEN $2 >= amount_minor THEN 'REFUNDED' ELSE status END, updated_at = now()
-       WHERE id = $1`,
-      [order.id, refunded],
+      payment.kind === 'order'
+        ? `UPDATE orders SET refunded_minor = $2,
+             status = CASE WHEN $2 >= amount_minor THEN 'REFUNDED' ELSE status END,
+             updated_at = now()
+           WHERE id = $1`
+        : `UPDATE subscription_payments SET refunded_minor = $2 WHERE id = $1`,
+      [payment.id, refunded],
     );
     return 'PROCESSED';
+  }
+
+  /** The payment a provider transaction id names, locked: an order's first, else a renewal's. */
+  private async findRefundablePayment(
+    manager: EntityManager,
+    transactionId: string,
+  ): Promise<RefundablePayment | null> {
+    const order = await manager.findOne(Order, {
+      where: { provider: this.provider.name, providerTransactionId: transactionId },
+      lock: { mode: 'pessimistic_write' },
+    });
+    if (order) {
+      return {
+        kind: 'order',
+        id: order.id,
+        userId: order.userId,
+        productId: order.productId,
+        amountMinor: order.amountMinor,
+        refundedMinor: order.refundedMinor,
+        credits: order.credits,
+        link: { orderId: order.id },
+      };
+    }
+    const [renewal] = await queryRows<{
+      id: string;
+      subscription_id: string;
+      user_id: string;
+      product_id: string;
+      amount_minor: number;
+      refunded_minor: number;
+      credits: number;
+    }>(
+      manager,
+      `SELECT p.id, p.subscription_id, s.user_id, s.product_id, p.amount_minor, p.refunded_minor,
+         p.credits
+       FROM subscription_payments p JOIN subscriptions s ON s.id = p.subscription_id
+       WHERE p.provider = $1 AND p.provider_transaction_id = $2
+       FOR UPDATE OF p`,
+      [this.provider.name, transactionId],
+    );
+    if (!renewal) return null;
+    return {
+      kind: 'renewal',
+      id: renewal.id,
+      userId: renewal.user_id,
+      productId: renewal.product_id,
+      amountMinor: renewal.amount_minor,
+      refundedMinor: renewal.refunded_minor,
+      credits: renewal.credits,
+      link: { subscriptionId: renewal.subscription_id },
+    };
   }
 
   /**

@@ -3,9 +3,11 @@ import { CreditTransaction } from './credit-transaction.entity';
 import { IdempotencyKey } from './idempotency-key.entity';
 import { JobRun } from './job-run.entity';
 import { MockPayment } from './mock-payment.entity';
+import { MockRenewal } from './mock-renewal.entity';
 import { Order } from './order.entity';
 import { ProviderRefund } from './provider-refund.entity';
 import { Subscription } from './subscription.entity';
+import { SubscriptionPayment } from './subscription-payment.entity';
 import { UserProfile } from './user-profile.entity';
 import { WebhookEvent } from './webhook-event.entity';
 
@@ -15,9 +17,11 @@ export {
   IdempotencyKey,
   JobRun,
   MockPayment,
+  MockRenewal,
   Order,
   ProviderRefund,
   Subscription,
+  SubscriptionPayment,
   UserProfile,
   WebhookEvent,
 };
@@ -42,6 +46,8 @@ export const ENTITIES = [
   WebhookEvent,
   IdempotencyKey,
   MockPayment,
+  MockRenewal,
   ProviderRefund,
   JobRun,
+  SubscriptionPayment,
 ];

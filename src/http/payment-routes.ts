@@ -30,24 +30,26 @@ function page(res: Response, status: number, title: string, text: string): void 
 export function paymentRoutes(payments: PaymentService, limit?: RateLimit): Router {
   const router = express.Router();
 
-  // Per client IP, before any work: a flood of forged callbacks costs a counter, nothing more.
-  router.use(async (req: Request, res: Response, next) => {
+  /** Counts one request against its client IP; false (429 sent) when over the limit. */
+  const withinLimit = async (req: Request, res: Response): Promise<boolean> => {
     try {
       await limit?.consume(req.ip ?? 'unknown');
-      next();
+      return true;
     } catch (error) {
       if (isDomainError(error) && error.code === 'RATE_LIMITED') {
         res
           .status(429)
           .set('Retry-After', String(error.retryAfterSeconds ?? 60))
           .json({ error: error.message, retryAfter: error.retryAfterSeconds });
-        return;
+        return false;
       }
-      next(error);
+      throw error;
     }
-  });
+  };
 
   router.get('/', async (req: Request, res: Response) => {
+    // Browsers coming back from the checkout: every request counts, before any work.
+    if (!(await withinLimit(req, res))) return;
     try {
       const { location } = await payments.handleRedirect({
         orderId: req.query['order_id'],
@@ -70,6 +72,10 @@ export function paymentRoutes(payments: PaymentService, limit?: RateLimit): Rout
     async (req: Request, res: Response) => {
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const outcome = await payments.handleWebhook(body, req.headers);
+      // Only refused signatures count against the sender's IP. The provider's verified
+      // deliveries are never limited, however many a burst or a retry storm brings: refusing
+      // them would only delay payments. Forgers meet the limit after their first refusals.
+      if (outcome.status === 401 && !(await withinLimit(req, res))) return;
       res.status(outcome.status).json(outcome.body);
     },
   );

@@ -256,7 +256,9 @@ export class Ledger {
    * Takes back purchased credits after a provider refund: the full amount, even below zero.
    * A negative balance then blocks every deduction until it is topped up.
    */
-  async clawback(options: MovementOptions & { orderId?: string }): Promise<CreditMovement> {
+  async clawback(
+    options: MovementOptions & { orderId?: string; subscriptionId?: string },
+  ): Promise<CreditMovement> {
     assertAmount(options.amount);
     return this.run('clawback', options, {
       userId: options.userId,
@@ -265,6 +267,7 @@ export class Ledger {
       description: options.description,
       mayGoNegative: true,
       orderId: options.orderId ?? null,
+      subscriptionId: options.subscriptionId ?? null,
     });
   }
 

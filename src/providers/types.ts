@@ -64,7 +64,15 @@ type ProviderEventBody =
       subscription?: ProviderPeriod;
     }
   | { kind: 'checkout.cancelled'; eventId: string; orderId: string; checkoutId: string }
-  | ({ kind: 'subscription.renewed'; eventId: string; transactionId: string } & ProviderPeriod)
+  | ({
+      kind: 'subscription.renewed';
+      eventId: string;
+      /** The renewal's own payment: refunds name it. */
+      transactionId: string;
+      /** What the renewal charged; absent in events stored before it was carried. */
+      amountMinor?: number;
+      currency?: string;
+    } & ProviderPeriod)
   | { kind: 'subscription.past_due'; eventId: string; providerSubscriptionId: string }
   | {
       kind: 'subscription.cancelled';

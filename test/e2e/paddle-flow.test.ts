@@ -80,10 +80,18 @@ describe('payments with Paddle (fake API)', () => {
     const first = fake.complete(txn);
     expect((await deliver(first)).status).toBe(200);
     const subscriptionId = JSON.parse(first.body.toString()).data.subscription_id as string;
-    expect((await deliver(fake.renew(subscriptionId))).status).toBe(200);
+    const renewal = fake.renew(subscriptionId);
+    expect((await deliver(renewal)).status).toBe(200);
     let me = (await gql(t.url, MyBillingDocument, { token })).data!.me;
     expect(me.credits).toBe(1000);
     expect(me.plan).toBe('plan-monthly');
+    // An approved refund adjustment of the renewal's transaction: that period's credits back.
+    const renewalTx = JSON.parse(renewal.body.toString()).data.id as string;
+    const refund = fake.refund(renewalTx);
+    expect((await deliver(refund)).status).toBe(200);
+    expect((await deliver(refund)).status).toBe(200);
+    me = (await gql(t.url, MyBillingDocument, { token })).data!.me;
+    expect(me.credits).toBe(500);
     const cancel = await gql(
       t.url,
       `mutation { cancelSubscription { status cancelAtPeriodEnd } }`,

@@ -304,6 +304,111 @@ describe('payments with the mock provider', () => {
       expect(me.credits).toBe(0);
       expect(me.orders.edges.find((e) => e.node.id === orderId)!.node.status).toBe('REFUNDED');
     });
+    it("a renewal's payment is refunded on its own: that period's credits, once", async () => {
+      const user = await buyer();
+      const { orderId, checkoutId } = await open(user.token, 'plan-monthly');
+      await request(t.url).post(`/mock-checkout/${checkoutId}/pay`).send({});
+      const renewed = await request(t.url).post(`/mock-checkout/${checkoutId}/renew`).send({});
+      expect(renewed.status).toBe(200);
+      const renewalTx = renewed.body.event.data.transaction_id as string;
+      expect(renewed.body.event.data).toMatchObject({ amount: 1900, currency: 'USD' });
+      expect((await billing(user.token)).credits).toBe(1000);
+      expect(
+        await rows(
+          `SELECT amount_minor, credits, refunded_minor FROM subscription_payments
+           WHERE provider_transaction_id = $1`,
+          [renewalTx],
+        ),
+      ).toEqual([{ amount_minor: 1900, credits: 500, refunded_minor: 0 }]);
+
+      const refund = await request(t.url)
+        .post(`/mock-checkout/${checkoutId}/refund`)
+        .send({ transaction_id: renewalTx });
+      expect(refund.status).toBe(200);
+      expect((await billing(user.token)).credits).toBe(500);
+      // Delivered again: nothing more taken. The provider refuses a second refund of it.
+      expect((await deliver(refund.body.event)).status).toBe(200);
+      expect((await billing(user.token)).credits).toBe(500);
+      expect(
+        (
+          await request(t.url)
+            .post(`/mock-checkout/${checkoutId}/refund`)
+            .send({ transaction_id: renewalTx })
+        ).status,
+      ).toBe(409);
+      const clawback = await rows(
+        `SELECT c.amount, c.order_id, s.provider_subscription_id AS sub
+         FROM credit_transactions c JOIN subscriptions s ON s.id = c.subscription_id
+         WHERE c.user_id = $1 AND c.type = 'CLAWBACK'`,
+        [user.id],
+      );
+      expect(clawback).toEqual([
+        { amount: -500, order_id: null, sub: renewed.body.event.data.subscription_id },
+      ]);
+      // The first payment's refund goes through its order, which alone becomes REFUNDED.
+      await request(t.url).post(`/mock-checkout/${checkoutId}/refund`).send({});
+      const me = await billing(user.token);
+      expect(me.credits).toBe(0);
+      expect(me.orders.edges.find((e) => e.node.id === orderId)!.node.status).toBe('REFUNDED');
+
+      // A partial refund of the next renewal: floor(500 × 950 / 1900) = 250.
+      const next = await request(t.url).post(`/mock-checkout/${checkoutId}/renew`).send({});
+      await request(t.url)
+        .post(`/mock-checkout/${checkoutId}/refund`)
+        .send({ transaction_id: next.body.event.data.transaction_id, amount: 950 });
+      expect((await billing(user.token)).credits).toBe(250);
+      // A payment of another checkout cannot be refunded through this one.
+      const other = await request(t.url)
+        .post(`/mock-checkout/${checkoutId}/refund`)
+        .send({ transaction_id: 'txn_not_here' });
+      expect(other.status).toBe(404);
+    });
+
+    it('a refund before its renewal payment is recorded fails, and applies once it is', async () => {
+      const user = await buyer();
+      const { checkoutId } = await open(user.token, 'plan-monthly');
+      const paid = await request(t.url).post(`/mock-checkout/${checkoutId}/pay`).send({});
+      const { subscription_id, period_end } = paid.body.event.data;
+      const transactionId = `txn_${randomUUID()}`;
+      const renewal = {
+        id: `evt_${randomUUID()}`,
+        type: 'subscription.renewed',
+        created_at: new Date().toISOString(),
+        data: {
+          subscription_id,
+          transaction_id: transactionId,
+          period_start: period_end,
+          period_end: new Date(Date.parse(period_end) + 30 * 86_400_000).toISOString(),
+          amount: 1900,
+          currency: 'USD',
+        },
+      };
+      const refund = {
+        id: `evt_${randomUUID()}`,
+        type: 'refund.created',
+        created_at: new Date().toISOString(),
+        data: {
+          refund_id: `ref_${randomUUID()}`,
+          transaction_id: transactionId,
+          amount: 1900,
+          currency: 'USD',
+        },
+      };
+      expect((await deliver(refund)).status).toBe(500);
+      const [stored] = await rows(
+        `SELECT status, last_error FROM webhook_events WHERE event_id = $1`,
+        [refund.id],
+      );
+      expect(stored).toMatchObject({ status: 'FAILED' });
+      expect(stored!['last_error']).toMatch(/unknown payment/);
+      expect((await billing(user.token)).credits).toBe(500);
+      expect((await deliver(renewal)).status).toBe(200);
+      expect((await billing(user.token)).credits).toBe(1000);
+      // The provider's retry: applied now, and only once.
+      expect((await deliver(refund)).status).toBe(200);
+      expect((await deliver(refund)).status).toBe(200);
+      expect((await billing(user.token)).credits).toBe(500);
+    });
   });
 
   describe('reconciliation', () => {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
+import { mockSignature } from '../../src/providers';
 import { CreateCheckoutDocument } from '../generated/graphql';
 import { gql } from '../support/graphql';
 import { startTestServer, type TestServer } from '../support/server';
@@ -60,6 +61,38 @@ describe('rate limits', () => {
       expect(over.status).toBe(429);
       expect(Number(over.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       expect((await hit('203.0.113.8')).status).toBe(401);
+    });
+
+    it("the provider's verified webhooks are never limited; forged ones from its IP still are", async () => {
+      const ip = '198.51.100.20';
+      const signed = () => {
+        const body = JSON.stringify({
+          id: `evt_${randomUUID()}`,
+          type: 'payout.paid',
+          created_at: new Date().toISOString(),
+          data: {},
+        });
+        return request(t.url)
+          .post('/api/payment/callback')
+          .set('x-forwarded-for', ip)
+          .set('content-type', 'application/json')
+          .set('mock-signature', mockSignature(t.config.mockWebhookSecret, body))
+          .send(body);
+      };
+      const forged = () =>
+        request(t.url)
+          .post('/api/payment/callback')
+          .set('x-forwarded-for', ip)
+          .set('content-type', 'application/json')
+          .set('mock-signature', `t=${Math.floor(Date.now() / 1000)},v1=${'0'.repeat(64)}`)
+          .send('{}');
+      const statuses = [];
+      for (let i = 0; i < 12; i++) statuses.push((await signed()).status);
+      expect(statuses).toEqual(Array(12).fill(200));
+      for (let i = 0; i < 5; i++) expect((await forged()).status).toBe(401);
+      expect((await forged()).status).toBe(429);
+      // A verified delivery from the same address still goes through.
+      expect((await signed()).status).toBe(200);
     });
   });
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { z } from 'zod';
-import { MockPayment } from '../../entities';
+import { MockPayment, MockRenewal } from '../../entities';
 import type { Logger } from '../../observability';
 import { hmacHex, verifyTimestampedSignature } from '../signature';
 import {
@@ -83,6 +83,11 @@ const dataSchemas = {
     transaction_id: z.string().min(1).max(64),
     period_start: isoDate,
     period_end: isoDate,
+    amount: z.number().int().positive().optional(),
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/)
+      .optional(),
   }),
   'subscription.past_due': z.object({ subscription_id: z.string().min(1).max(64) }),
   'subscription.cancelled': z.object({
@@ -249,10 +254,20 @@ export class MockProvider implements PaymentProvider {
     return event;
   }
 
-  /** A refund from the dashboard: all of what is left by default, never more. */
-  async refund(checkoutId: string, amountMinor?: number): Promise<MockEvent> {
+  /**
+   * A refund from the dashboard: all of what is left by default, never more. Of the
+   * checkout's first payment, or of one of its renewals when `transactionId` names one.
+   */
+  async refund(
+    checkoutId: string,
+    amountMinor?: number,
+    transactionId?: string,
+  ): Promise<MockEvent> {
     const row = await this.require(checkoutId);
     if (row.status !== 'PAID') throw new MockProviderRefusal('Checkout is not paid', 409);
+    if (transactionId !== undefined && transactionId !== row.transactionId) {
+      return this.refundRenewal(row, transactionId, amountMinor);
+    }
     const left = row.amountMinor - row.refundedMinor;
     if (left === 0) throw new MockProviderRefusal('Payment already refunded', 409);
     const amount = amountMinor ?? left;
@@ -278,6 +293,40 @@ export class MockProvider implements PaymentProvider {
     return event;
   }
 
+  private async refundRenewal(
+    row: MockPayment,
+    transactionId: string,
+    amountMinor: number | undefined,
+  ): Promise<MockEvent> {
+    const renewal = await this.options.dataSource
+      .getRepository(MockRenewal)
+      .findOneBy({ transactionId, checkoutId: row.checkoutId });
+    if (!renewal) throw new MockProviderRefusal('No such payment of this checkout', 404);
+    const left = renewal.amountMinor - renewal.refundedMinor;
+    if (left === 0) throw new MockProviderRefusal('Payment already refunded', 409);
+    const amount = amountMinor ?? left;
+    if (!Number.isSafeInteger(amount) || amount <= 0) {
+      throw new MockProviderRefusal('amount must be a positive integer', 400);
+    }
+    if (amount > left) {
+      throw new MockProviderRefusal(`amount exceeds the ${left} left to refund`, 409);
+    }
+    const result = (await this.options.dataSource.query(
+      `UPDATE mock_renewals SET refunded_minor = refunded_minor + $2
+       WHERE transaction_id = $1 AND refunded_minor + $2 <= amount_minor RETURNING transaction_id`,
+      [transactionId, amount],
+    )) as [unknown[], number];
+    if (result[1] === 0) throw new MockProviderRefusal('Refund exceeds the payment', 409);
+    const event = this.event('refund.created', {
+      refund_id: id('ref'),
+      transaction_id: transactionId,
+      amount,
+      currency: renewal.currency,
+    });
+    await this.deliver(event);
+    return event;
+  }
+
   /** The clock reaches the end of the period: the next one is charged. */
   async renew(checkoutId: string): Promise<MockEvent> {
     const row = await this.requireSubscription(checkoutId);
@@ -288,11 +337,20 @@ export class MockProvider implements PaymentProvider {
          updated_at = now() WHERE checkout_id = $1`,
       [checkoutId, start, end],
     );
+    const transactionId = id('txn');
+    await this.options.dataSource.getRepository(MockRenewal).insert({
+      transactionId,
+      checkoutId,
+      amountMinor: row.amountMinor,
+      currency: row.currency,
+    });
     const event = this.event('subscription.renewed', {
       subscription_id: row.subscriptionId,
-      transaction_id: id('txn'),
+      transaction_id: transactionId,
       period_start: start.toISOString(),
       period_end: end.toISOString(),
+      amount: row.amountMinor,
+      currency: row.currency,
     });
     await this.deliver(event);
     return event;
@@ -436,6 +494,9 @@ export class MockProvider implements PaymentProvider {
           transactionId: r.transaction_id,
           periodStart: r.period_start,
           periodEnd: r.period_end,
+          ...(r.amount !== undefined && r.currency !== undefined
+            ? { amountMinor: r.amount, currency: r.currency }
+            : {}),
         };
       }
       case 'subscription.past_due': {

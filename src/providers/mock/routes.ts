@@ -88,12 +88,24 @@ ${
     act(req, res, () => provider.cancel(req.params['checkoutId'] ?? ''), 'cancel'),
   );
   router.post('/:checkoutId/refund', (req, res) => {
-    const amount = (req.body as { amount?: unknown })?.amount;
+    const { amount, transaction_id: transactionId } = (req.body ?? {}) as {
+      amount?: unknown;
+      transaction_id?: unknown;
+    };
     if (amount !== undefined && (typeof amount !== 'number' || !Number.isSafeInteger(amount))) {
       res.status(400).json({ error: 'amount must be an integer (minor units)' });
       return;
     }
-    return act(req, res, () => provider.refund(req.params['checkoutId'] ?? '', amount));
+    if (
+      transactionId !== undefined &&
+      (typeof transactionId !== 'string' || transactionId.length === 0 || transactionId.length > 64)
+    ) {
+      res.status(400).json({ error: 'transaction_id must be a payment id of this checkout' });
+      return;
+    }
+    return act(req, res, () =>
+      provider.refund(req.params['checkoutId'] ?? '', amount, transactionId),
+    );
   });
   router.post('/:checkoutId/renew', (req, res) =>
     act(req, res, () => provider.renew(req.params['checkoutId'] ?? '')),

@@ -215,7 +215,14 @@ export class PaddleProvider implements PaymentProvider {
               }
             : undefined;
         if (t.origin === 'subscription_recurring' && period) {
-          return { kind: 'subscription.renewed', eventId, transactionId: t.id, ...period };
+          return {
+            kind: 'subscription.renewed',
+            eventId,
+            transactionId: t.id,
+            amountMinor: Number(t.details.totals.subtotal),
+            currency: t.currency_code,
+            ...period,
+          };
         }
         if (typeof orderId !== 'string') return { kind: 'ignored', eventId, type };
         return {
