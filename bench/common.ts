@@ -5,7 +5,13 @@
 import 'reflect-metadata';
 import { fork, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  Agent,
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import inspector from 'node:inspector';
 import { tmpdir } from 'node:os';
@@ -91,6 +97,69 @@ export async function httpLoad(
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.timeouts + result.non2xx,
+  };
+}
+
+/**
+ * An open loop: POSTs evenly spaced at `rate` a second, whatever the answers do, over at most
+ * CALLERS keep-alive sockets; latency from send to the end of the answer. (autocannon's own
+ * rate option sends each second's requests in one burst, which measures the burst.)
+ */
+export async function openLoop(
+  port: number,
+  path: string,
+  next: () => { body: string; headers: Record<string, string> },
+  seconds: number,
+  rate: number,
+): Promise<Figures> {
+  const agent = new Agent({ keepAlive: true, maxSockets: CALLERS });
+  const latencies: number[] = [];
+  let errors = 0;
+  const send = () =>
+    new Promise<void>((resolve) => {
+      const { body, headers } = next();
+      const t0 = performance.now();
+      const req = httpRequest(
+        { host: '127.0.0.1', port, path, method: 'POST', agent, headers },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            if (res.statusCode! >= 200 && res.statusCode! < 300) {
+              latencies.push(performance.now() - t0);
+            } else {
+              errors++;
+            }
+            resolve();
+          });
+        },
+      );
+      req.on('error', () => {
+        errors++;
+        resolve();
+      });
+      req.end(body);
+    });
+  const total = Math.round(seconds * rate);
+  const interval = 1000 / rate;
+  const start = performance.now();
+  const inFlight: Array<Promise<void>> = [];
+  for (let i = 0; i < total; i++) {
+    // Sleep until this request's slot; a late timer sends at once (no catching-up burst
+    // beyond the slots already due).
+    const due = start + i * interval;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    inFlight.push(send());
+  }
+  await Promise.all(inFlight);
+  const elapsed = (performance.now() - start) / 1000;
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  return {
+    perSecond: latencies.length / elapsed,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    errors,
   };
 }
 
