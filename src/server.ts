@@ -17,6 +17,7 @@ import {
   paddleCheckoutRoutes,
 } from './providers';
 import { createRateLimits } from './ratelimit';
+import { createPubSub, Realtime } from './realtime';
 import { startScheduler, type Scheduler } from './jobs';
 
 export interface TallyServer {
@@ -27,6 +28,10 @@ export interface TallyServer {
   dataSource: DataSource;
   database: Database;
   scheduler: Scheduler;
+  /** Live updates: what subscribers on this instance receive. */
+  realtime: Realtime;
+  /** Open WebSocket connections on this instance. */
+  readonly webSocketConnections: number;
   /** Finishes in-flight requests, closes sockets and the database. Idempotent. */
   close(): Promise<void>;
 }
@@ -65,16 +70,34 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
     });
     const limits = createRateLimits(config, logger);
     const profiles = new ProfileService(dataSource);
-    const ledger = new Ledger(dataSource);
+    // Live updates, announced only after the database commits what they describe.
+    const realtime = new Realtime(createPubSub(config.redisUrl, logger), logger);
+    const ledger = new Ledger(dataSource, {
+      afterCommit: (movement) =>
+        realtime.publishBalance({
+          userId: movement.transaction.userId,
+          balance: movement.balance,
+          transaction: movement.transaction,
+        }),
+    });
+    const billing = new BillingQueries(dataSource);
     // Read by PaymentService on each redirect (fixed up below once the port is known).
     const resultUrls = { successUrl: config.successUrl, cancelUrl: config.cancelUrl };
-    const payments = new PaymentService(dataSource, ledger, provider, logger, resultUrls);
+    const payments = new PaymentService(dataSource, ledger, provider, logger, resultUrls, {
+      orderChanged: (orderId) => {
+        billing.findOrder(orderId).then(
+          (order) => order && realtime.publishOrder(order),
+          (error: unknown) => logger.warn({ err: error, orderId }, 'order update not announced'),
+        );
+      },
+    });
     const services = {
       profiles,
       ledger,
       checkout: new CheckoutService(dataSource, profiles, provider, logger, limits.checkout),
       payments,
-      billing: new BillingQueries(dataSource),
+      billing,
+      realtime,
     };
     const schema = await buildTallySchema();
     const httpServer = createServer();
@@ -89,6 +112,7 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
       verifier,
       logger,
       limits: config.graphql,
+      websocket: config.websocket,
       originAllowed: (origin, host) => originAllowed(origin, host, config.corsOrigins),
     });
     const graphql = await createGraphQLHttp({
@@ -188,6 +212,10 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
       dataSource,
       database,
       scheduler,
+      realtime,
+      get webSocketConnections() {
+        return ws.connections;
+      },
       close() {
         closing ??= (async () => {
           // Node closes idle keep-alive sockets once, when the drain starts; a socket whose
@@ -207,6 +235,7 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
           }
           await scheduler.stop();
           await limits.close();
+          await realtime.close();
           await database.close();
           logger.debug('database closed');
         })();

@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import { findProduct } from '../catalog';
 import { Order } from '../entities';
+import { runTransaction } from '../db';
 import { DomainError } from '../errors';
 import {
   assertIdempotencyKey,
@@ -57,7 +58,7 @@ export class CheckoutService {
           }
         : undefined;
     type Created = { kind: 'replay'; orderId: string } | { kind: 'new'; order: Order };
-    const created = await this.dataSource.transaction(async (manager): Promise<Created> => {
+    const created = await runTransaction(this.dataSource, async (manager): Promise<Created> => {
       if (scope) {
         const claim = await claimIdempotencyKey<{ orderId: string }>(manager, scope);
         if (claim.kind === 'replay') return { kind: 'replay', orderId: claim.response.orderId };
@@ -98,7 +99,7 @@ export class CheckoutService {
         { err: error, orderId: order.id, provider: this.provider.name },
         'provider failed to create a checkout',
       );
-      await this.dataSource.transaction(async (manager) => {
+      await runTransaction(this.dataSource, async (manager) => {
         await manager.query(
           `UPDATE orders SET status = 'FAILED', updated_at = now() WHERE id = $1 AND status = 'PENDING'`,
           [order.id],

@@ -2,6 +2,8 @@ import type { DataSource } from 'typeorm';
 import { Order, Subscription } from '../entities';
 import { assertPageSize } from '../ledger';
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export interface OrderPage {
   orders: Order[];
   hasNextPage: boolean;
@@ -10,6 +12,12 @@ export interface OrderPage {
 /** Orders and subscriptions as their owners see them: the read side of billing. */
 export class BillingQueries {
   constructor(private readonly dataSource: DataSource) {}
+
+  /** One order by id; null for an id that is not an order's (malformed ids included). */
+  async findOrder(orderId: string): Promise<Order | null> {
+    if (!UUID.test(orderId)) return null;
+    return this.dataSource.getRepository(Order).findOneBy({ id: orderId });
+  }
 
   /**
    * One page of a user's orders, newest first, keyset-paginated on (created_at, id). The

@@ -1,6 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { findProduct } from '../catalog';
 import { Order, Subscription, WebhookEvent } from '../entities';
+import { afterCommit, runTransaction } from '../db';
 import { DomainError } from '../errors';
 import { queryRows, type Ledger } from '../ledger';
 import { BillingQueries } from './orders';
@@ -67,7 +68,15 @@ export class PaymentService {
     private readonly provider: PaymentProvider,
     private readonly logger: Logger,
     private readonly urls: { successUrl: string; cancelUrl: string },
+    /** Told an order's id once a change of its status has committed (live updates). */
+    private readonly hooks: { orderChanged?: (orderId: string) => void } = {},
   ) {}
+
+  /** Announces an order's new status after `manager`'s transaction commits. */
+  private orderChanged(manager: EntityManager, orderId: string): void {
+    const hook = this.hooks.orderChanged;
+    if (hook) afterCommit(manager, () => hook(orderId));
+  }
 
   /**
    * `GET /api/payment/callback`: asks the provider how the checkout stands, completes or
@@ -106,7 +115,7 @@ export class PaymentService {
       return url.toString();
     };
     if (verification.status === 'paid') {
-      await this.dataSource.transaction((manager) =>
+      await runTransaction(this.dataSource, (manager) =>
         this.complete(manager, orderId, {
           transactionId: verification.transactionId!,
           amountMinor: verification.amountMinor!,
@@ -173,7 +182,7 @@ export class PaymentService {
   ): Promise<{ ok: true; duplicate: boolean; status: string } | { ok: false; error: string }> {
     const provider = this.provider.name;
     try {
-      const outcome = await this.dataSource.transaction(async (manager) => {
+      const outcome = await runTransaction(this.dataSource, async (manager) => {
         // A concurrent delivery of the same event waits here until the first commits. The
         // first delivery inserts (and holds) the row; a later one locks the stored row.
         let [row] = await queryRows<{ id: string; status: string }>(
@@ -339,7 +348,7 @@ export class PaymentService {
       throw new DomainError('PROVIDER_ERROR', 'The payment provider could not be reached');
     }
     if (verification.status === 'paid') {
-      await this.dataSource.transaction((manager) =>
+      await runTransaction(this.dataSource, (manager) =>
         this.complete(manager, order.id, {
           transactionId: verification.transactionId!,
           amountMinor: verification.amountMinor!,
@@ -461,6 +470,7 @@ export class PaymentService {
          updated_at = now() WHERE id = $1`,
       [orderId, payment.transactionId],
     );
+    this.orderChanged(manager, orderId);
     const product = findProduct(order.productId);
     const name = product?.name ?? order.productId;
     if (order.kind === 'CREDIT_PACK') {
@@ -628,6 +638,9 @@ export class PaymentService {
         : `UPDATE subscription_payments SET refunded_minor = $2 WHERE id = $1`,
       [payment.id, refunded],
     );
+    if (payment.kind === 'order' && refunded >= payment.amountMinor) {
+      this.orderChanged(manager, payment.id);
+    }
     return 'PROCESSED';
   }
 
@@ -701,9 +714,10 @@ export class PaymentService {
   }
 
   private async cancelOrder(manager: EntityManager, orderId: string): Promise<void> {
-    await manager.query(
+    const [, changed] = (await manager.query(
       `UPDATE orders SET status = 'CANCELLED', updated_at = now() WHERE id = $1 AND status = 'PENDING'`,
       [orderId],
-    );
+    )) as [unknown, number];
+    if (changed > 0) this.orderChanged(manager, orderId);
   }
 }

@@ -63,6 +63,14 @@ export interface AppConfig {
   shutdownTimeoutMs: number;
   /** Scheduled jobs (src/jobs): stuck-order reconciliation, lapsed reservations. */
   jobs: { enabled: boolean; reconcileIntervalSeconds: number; reconcileAfterMinutes: number };
+  /** Live updates over graphql-ws: connection limits, keep-alive, slow-consumer buffer. */
+  websocket: {
+    maxConnections: number;
+    maxConnectionsPerUser: number;
+    maxSubscriptionsPerConnection: number;
+    keepAliveSeconds: number;
+    bufferEvents: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -183,6 +191,11 @@ const envSchema = z.object({
   JOBS_ENABLED: bool,
   RECONCILE_INTERVAL_SECONDS: intInRange(10, 86_400),
   RECONCILE_AFTER_MINUTES: intInRange(1, 10_080),
+  WS_MAX_CONNECTIONS: intInRange(1, 1_000_000),
+  WS_MAX_CONNECTIONS_PER_USER: intInRange(1, 10_000),
+  WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: intInRange(1, 1000),
+  WS_KEEPALIVE_SECONDS: intInRange(1, 3600),
+  WS_BUFFER_EVENTS: intInRange(1, 100_000),
 });
 
 /**
@@ -315,6 +328,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       enabled: e.JOBS_ENABLED ?? true,
       reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS ?? 300,
       reconcileAfterMinutes: e.RECONCILE_AFTER_MINUTES ?? 15,
+    },
+    websocket: {
+      maxConnections: e.WS_MAX_CONNECTIONS ?? 10_000,
+      maxConnectionsPerUser: e.WS_MAX_CONNECTIONS_PER_USER ?? 10,
+      maxSubscriptionsPerConnection: e.WS_MAX_SUBSCRIPTIONS_PER_CONNECTION ?? 20,
+      keepAliveSeconds: e.WS_KEEPALIVE_SECONDS ?? 15,
+      bufferEvents: e.WS_BUFFER_EVENTS ?? 100,
     },
   };
 }

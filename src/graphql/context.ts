@@ -3,6 +3,7 @@ import type { BillingQueries, CheckoutService, PaymentService } from '../billing
 import { DomainError } from '../errors';
 import type { Ledger, ProfileService } from '../ledger';
 import type { Logger } from '../observability';
+import type { Realtime } from '../realtime';
 
 /** What resolvers may call: billing and ledger use cases, nothing lower. */
 export interface GraphQLServices {
@@ -11,12 +12,20 @@ export interface GraphQLServices {
   checkout: CheckoutService;
   payments: PaymentService;
   billing: BillingQueries;
+  realtime: Realtime;
 }
 
 export interface GraphQLContext {
   caller: Caller;
   services: GraphQLServices;
   logger: Logger;
+  /** Over WebSocket only: what subscriptions need of their connection. */
+  live?: {
+    /** Events buffered per subscription for a client that is not reading. */
+    bufferEvents: number;
+    /** Ends the connection of a client that stopped reading (slow consumer). */
+    closeSlowConsumer: () => void;
+  };
 }
 
 export type AuthenticatedCaller = Extract<Caller, { kind: 'authenticated' }>;

@@ -5,6 +5,7 @@ import {
   MAX_DESCRIPTION_LENGTH,
   type ReservationStatus,
 } from '../entities';
+import { afterCommit, runTransaction } from '../db';
 import { DomainError } from '../errors';
 import {
   assertIdempotencyKey,
@@ -442,7 +443,7 @@ export class Ledger {
       });
       return { ...movement, reservation: toReservation(settled[0]!) };
     });
-    if (!result.replayed) this.hooks.afterCommit?.(result);
+    if (!result.replayed) this.announce(undefined, result);
     return result;
   }
 
@@ -607,7 +608,7 @@ export class Ledger {
     work: (manager: EntityManager) => Promise<T>,
   ): Promise<T> {
     try {
-      return manager ? await work(manager) : await this.dataSource.transaction(work);
+      return manager ? await work(manager) : await runTransaction(this.dataSource, work);
     } catch (error) {
       throw this.translate(error);
     }
@@ -651,10 +652,18 @@ export class Ledger {
     } catch (error) {
       throw this.translate(error);
     }
-    // Side effects after commit only (STYLE 10); inside a caller's transaction, the caller
-    // announces once it commits.
-    if (!options.manager && !movement.replayed) this.hooks.afterCommit?.(movement);
+    if (!movement.replayed) this.announce(options.manager, movement);
     return movement;
+  }
+
+  /**
+   * Tells the hook about a movement once it has committed (STYLE 10): at once for one that
+   * committed by itself, after the caller's commit for one inside a caller's transaction
+   * (which must be a `runTransaction`), never for one rolled back.
+   */
+  private announce(manager: EntityManager | undefined, movement: CreditMovement): void {
+    const hook = this.hooks.afterCommit;
+    if (hook) afterCommit(manager, () => hook(movement));
   }
 
   private translate(error: unknown): unknown {

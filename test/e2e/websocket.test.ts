@@ -63,13 +63,10 @@ describe('GraphQL over WebSocket (graphql-transport-ws) on /graphql', () => {
     }
   });
 
-  it('treats a connection without a token as anonymous', async () => {
+  it('refuses a connection without a token at connection_init with 4403', async () => {
     const client = wsClient(t);
     try {
-      const me = await run(client, print(MeDocument));
-      expect(me.errors).toEqual([
-        expect.objectContaining({ extensions: { code: 'UNAUTHENTICATED' } }),
-      ]);
+      await expect(run(client, print(MeDocument))).rejects.toMatchObject({ code: 4403 });
     } finally {
       await client.dispose();
     }
@@ -86,7 +83,7 @@ describe('GraphQL over WebSocket (graphql-transport-ws) on /graphql', () => {
 
   it('applies the depth limit to WebSocket operations too', async () => {
     const ofTypes = (n: number): string => (n === 0 ? 'name' : `name ofType { ${ofTypes(n - 1)} }`);
-    const client = wsClient(t);
+    const client = wsClient(t, { authorization: `Bearer ${await t.token('ws-deep')}` });
     try {
       await expect(
         run(client, `{ __schema { types { fields { type { ${ofTypes(20)} } } } } }`),

@@ -1,0 +1,51 @@
+import type { DataSource, EntityManager } from 'typeorm';
+
+/** Work to run once a transaction has committed, by the manager that runs it. */
+const pending = new WeakMap<EntityManager, Array<() => void>>();
+
+/**
+ * `dataSource.transaction`, plus the callbacks registered with `afterCommit` during it, run
+ * in order once the commit has succeeded, and dropped when it rolls back. For side effects
+ * that must never announce what did not happen (live updates, STYLE 10).
+ */
+export async function runTransaction<T>(
+  dataSource: DataSource,
+  work: (manager: EntityManager) => Promise<T>,
+): Promise<T> {
+  const callbacks: Array<() => void> = [];
+  const result = await dataSource.transaction(async (manager) => {
+    pending.set(manager, callbacks);
+    try {
+      return await work(manager);
+    } finally {
+      pending.delete(manager);
+    }
+  });
+  for (const callback of callbacks) {
+    try {
+      callback();
+    } catch (error) {
+      // The transaction committed: its caller must hear of success, not of a side effect.
+      process.emitWarning(`after-commit callback failed: ${String(error)}`);
+    }
+  }
+  return result;
+}
+
+/**
+ * Runs `callback` after the transaction `manager` belongs to commits, or at once when the
+ * manager is the data source's own (each statement commits by itself). A transaction not
+ * started by `runTransaction` cannot say when it commits: that is a programming error, and
+ * throwing here rolls it back rather than announce something uncommitted.
+ */
+export function afterCommit(manager: EntityManager | undefined, callback: () => void): void {
+  if (!manager || !manager.queryRunner?.isTransactionActive) {
+    callback();
+    return;
+  }
+  const callbacks = pending.get(manager);
+  if (!callbacks) {
+    throw new Error('afterCommit in a transaction not started by runTransaction');
+  }
+  callbacks.push(callback);
+}

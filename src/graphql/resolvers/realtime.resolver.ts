@@ -1,0 +1,107 @@
+import { Arg, ID, Resolver, Root, Subscription } from 'type-graphql';
+import { DomainError } from '../../errors';
+import type { BalanceEvent, OrderEvent } from '../../realtime';
+import type { AuthenticatedCaller, GraphQLContext } from '../context';
+import { requireAuthenticated } from '../context';
+import { OrderType } from '../types/order.type';
+import { BalanceChangeType } from '../types/realtime.type';
+
+interface SubscribeData<Args> {
+  args: Args;
+  context: GraphQLContext;
+}
+
+function live(ctx: GraphQLContext): NonNullable<GraphQLContext['live']> {
+  if (!ctx.live) {
+    throw new DomainError('BAD_USER_INPUT', 'Subscriptions are served over WebSocket on /graphql');
+  }
+  return ctx.live;
+}
+
+/**
+ * Whose updates the caller may watch: their own (user and admin tokens, no userId), any
+ * user's for service and admin tokens. A user naming someone else is FORBIDDEN.
+ */
+function watchedUser(caller: AuthenticatedCaller, userId: string | null | undefined): string {
+  if (userId === undefined || userId === null) {
+    if (caller.role === 'service') {
+      throw new DomainError('BAD_USER_INPUT', 'A service token must name the userId to watch');
+    }
+    return caller.subject;
+  }
+  if (userId.length === 0 || userId.length > 255) {
+    throw new DomainError('BAD_USER_INPUT', 'userId must be 1 to 255 characters');
+  }
+  if (userId !== caller.subject && caller.role === 'user') {
+    throw new DomainError('FORBIDDEN', "Only service or admin tokens may watch another user's");
+  }
+  return userId;
+}
+
+/** Yields `first` (if any), then everything `rest` yields. */
+async function* startingWith<T>(first: T | undefined, rest: AsyncIterableIterator<T>) {
+  try {
+    if (first !== undefined) yield first;
+    yield* rest;
+  } finally {
+    await rest.return?.();
+  }
+}
+
+@Resolver()
+export class RealtimeResolver {
+  @Subscription(() => BalanceChangeType, {
+    description:
+      "The caller's balance after each committed change. userId: service or admin tokens only.",
+    subscribe: ({ args, context }: SubscribeData<{ userId?: string | null }>) => {
+      const caller = requireAuthenticated(context);
+      const userId = watchedUser(caller, args.userId);
+      const { bufferEvents, closeSlowConsumer } = live(context);
+      return context.services.realtime.balanceChanges(userId, {
+        bufferSize: bufferEvents,
+        onOverflow: closeSlowConsumer,
+      });
+    },
+  })
+  balanceChanged(
+    @Root() event: BalanceEvent,
+    @Arg('userId', () => ID, { nullable: true }) _userId?: string,
+  ): BalanceChangeType {
+    return BalanceChangeType.from(event);
+  }
+
+  @Subscription(() => OrderType, {
+    description:
+      "The caller's orders as their status changes (completed, cancelled, refunded). With orderId: that order only, starting with its current state, so a checkout page cannot miss a webhook that came first. userId: service or admin tokens only.",
+    subscribe: async ({
+      args,
+      context,
+    }: SubscribeData<{ orderId?: string | null; userId?: string | null }>) => {
+      const caller = requireAuthenticated(context);
+      const userId = watchedUser(caller, args.userId);
+      const { bufferEvents, closeSlowConsumer } = live(context);
+      const updates = context.services.realtime.orderChanges(userId, {
+        bufferSize: bufferEvents,
+        onOverflow: closeSlowConsumer,
+      });
+      if (args.orderId === undefined || args.orderId === null) return updates;
+      const orderId = args.orderId;
+      const order = await context.services.billing.findOrder(orderId);
+      if (!order || order.userId !== userId) {
+        await updates.return?.();
+        throw new DomainError('NOT_FOUND', 'Order not found');
+      }
+      const only = async function* () {
+        for await (const event of updates) if (event.order.id === orderId) yield event;
+      };
+      return startingWith<OrderEvent>({ userId, order }, only());
+    },
+  })
+  orderStatusChanged(
+    @Root() event: OrderEvent,
+    @Arg('orderId', () => ID, { nullable: true }) _orderId?: string,
+    @Arg('userId', () => ID, { nullable: true }) _userId?: string,
+  ): OrderType {
+    return OrderType.from(event.order);
+  }
+}
