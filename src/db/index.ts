@@ -1,4 +1,4 @@
 export { createDataSource, type DataSourceOptions } from './data-source';
 export { openDatabase, type Database } from './database';
-export { afterCommit, runTransaction } from './transactions';
+export { afterCommit, afterTransaction, runTransaction } from './transactions';
 export { startEmbeddedPostgres, resolveDataDir, type EmbeddedPostgres } from './embedded';

@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 
-/** Work to run once a transaction has committed, by the manager that runs it. */
-const pending = new WeakMap<EntityManager, Array<() => void>>();
+/** Work to run once a transaction has ended (committed: true), by the manager that runs it. */
+const pending = new WeakMap<EntityManager, Array<(committed: boolean) => void>>();
 
 /**
  * `dataSource.transaction`, plus the callbacks registered with `afterCommit` during it, run
@@ -12,23 +12,32 @@ export async function runTransaction<T>(
   dataSource: DataSource,
   work: (manager: EntityManager) => Promise<T>,
 ): Promise<T> {
-  const callbacks: Array<() => void> = [];
-  const result = await dataSource.transaction(async (manager) => {
-    pending.set(manager, callbacks);
-    try {
-      return await work(manager);
-    } finally {
-      pending.delete(manager);
+  const callbacks: Array<(committed: boolean) => void> = [];
+  const settle = (committed: boolean) => {
+    for (const callback of callbacks) {
+      try {
+        callback(committed);
+      } catch (error) {
+        // The transaction has ended: its caller must hear how, not of a side effect.
+        process.emitWarning(`after-transaction callback failed: ${String(error)}`);
+      }
     }
-  });
-  for (const callback of callbacks) {
-    try {
-      callback();
-    } catch (error) {
-      // The transaction committed: its caller must hear of success, not of a side effect.
-      process.emitWarning(`after-commit callback failed: ${String(error)}`);
-    }
+  };
+  let result: T;
+  try {
+    result = await dataSource.transaction(async (manager) => {
+      pending.set(manager, callbacks);
+      try {
+        return await work(manager);
+      } finally {
+        pending.delete(manager);
+      }
+    });
+  } catch (error) {
+    settle(false);
+    throw error;
   }
+  settle(true);
   return result;
 }
 
@@ -39,8 +48,22 @@ export async function runTransaction<T>(
  * throwing here rolls it back rather than announce something uncommitted.
  */
 export function afterCommit(manager: EntityManager | undefined, callback: () => void): void {
+  afterTransaction(manager, (committed) => {
+    if (committed) callback();
+  });
+}
+
+/**
+ * Runs `callback(committed)` once the transaction `manager` belongs to has ended, either
+ * way; at once (committed) for the data source's own manager. Same rule as `afterCommit`
+ * for transactions not started by `runTransaction`.
+ */
+export function afterTransaction(
+  manager: EntityManager | undefined,
+  callback: (committed: boolean) => void,
+): void {
   if (!manager || !manager.queryRunner?.isTransactionActive) {
-    callback();
+    callback(true);
     return;
   }
   const callbacks = pending.get(manager);

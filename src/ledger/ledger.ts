@@ -5,7 +5,7 @@ import {
   MAX_DESCRIPTION_LENGTH,
   type ReservationStatus,
 } from '../entities';
-import { afterCommit, runTransaction } from '../db';
+import { afterTransaction, runTransaction } from '../db';
 import { DomainError } from '../errors';
 import {
   assertIdempotencyKey,
@@ -27,6 +27,11 @@ import { assertUserId } from './profiles';
 import { queryRows } from './sql';
 
 export type { CreditMovement } from './movements';
+
+/** Orders `seq` values (bigint strings from pg). */
+function compareSeq(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+}
 
 /** Largest single movement. Balances are int4; this keeps a sum of a few far from overflow. */
 export const MAX_CREDIT_AMOUNT = 100_000_000;
@@ -392,7 +397,8 @@ export class Ledger {
   async capture(options: CaptureOptions): Promise<CaptureResult> {
     if (options.amount !== undefined) assertAmount(options.amount);
     if (options.description !== undefined) assertDescription(options.description);
-    const result = await this.transact(undefined, async (manager) => {
+    let capturedFor: { userId: string; ticket: number } | undefined;
+    const capture = this.transact(undefined, async (manager) => {
       const current = await this.lockReservation(manager, options.reservationId);
       if (current.status === 'CAPTURED') {
         // A replay is the same request: the same amount (omitted means the whole hold) and,
@@ -432,6 +438,7 @@ export class Ledger {
       );
       // It lapsed (or is about to) between the read and the update: nothing was captured.
       if (settled.length === 0) throw notActive({ ...current, status: 'EXPIRED' });
+      capturedFor = { userId: current.userId, ticket: this.begin(current.userId) };
       const movement = await applyMovement(manager, {
         userId: current.userId,
         type: 'CONSUMPTION',
@@ -443,7 +450,16 @@ export class Ledger {
       });
       return { ...movement, reservation: toReservation(settled[0]!) };
     });
-    if (!result.replayed) this.announce(undefined, result);
+    let result: CaptureResult;
+    try {
+      result = await capture;
+    } catch (error) {
+      if (capturedFor) this.settle(capturedFor.userId, capturedFor.ticket);
+      throw error;
+    }
+    if (capturedFor) {
+      this.settle(capturedFor.userId, capturedFor.ticket, result.replayed ? undefined : result);
+    }
     return result;
   }
 
@@ -646,24 +662,78 @@ export class Ledger {
         ),
       };
     }
+    const manager = options.manager;
+    const ticket = this.begin(spec.userId);
+    // Inside a caller's transaction the movement ends with it; by itself, it ends here.
+    const whenEnded = (settle: (committed: boolean) => void) => {
+      try {
+        afterTransaction(manager, settle);
+      } catch (error) {
+        this.settle(spec.userId, ticket);
+        throw error;
+      }
+    };
     let movement: CreditMovement;
     try {
-      movement = await applyMovement(options.manager ?? this.dataSource.manager, spec, key);
+      movement = await applyMovement(manager ?? this.dataSource.manager, spec, key);
     } catch (error) {
+      whenEnded(() => this.settle(spec.userId, ticket));
       throw this.translate(error);
     }
-    if (!movement.replayed) this.announce(options.manager, movement);
+    whenEnded((committed) =>
+      this.settle(spec.userId, ticket, committed && !movement.replayed ? movement : undefined),
+    );
     return movement;
   }
 
   /**
-   * Tells the hook about a movement once it has committed (STYLE 10): at once for one that
-   * committed by itself, after the caller's commit for one inside a caller's transaction
-   * (which must be a `runTransaction`), never for one rolled back.
+   * Announcing in commit order. A user's movements commit one after another (the profile's
+   * row lock), in `seq` order, but their answers can reach this process in another order:
+   * two pool connections answer independently. Each movement takes a ticket when it begins.
+   * When one ends, every movement that committed before it has already begun (it committed
+   * before this one's answer came), so it holds a ticket no higher than the last one issued
+   * then: the `watermark`. An ended movement is announced once no ticket up to its watermark
+   * is still open, and announcements go out in `seq` order. Each waits only for movements
+   * already under way when it ended, so a busy user's updates are delayed, never starved.
    */
-  private announce(manager: EntityManager | undefined, movement: CreditMovement): void {
+  private readonly underway = new Map<
+    string,
+    {
+      lastTicket: number;
+      open: Set<number>;
+      ended: Array<{ watermark: number; movement: CreditMovement }>;
+    }
+  >();
+
+  private begin(userId: string): number {
+    if (!this.hooks.afterCommit) return 0;
+    let entry = this.underway.get(userId);
+    if (!entry) {
+      entry = { lastTicket: 0, open: new Set(), ended: [] };
+      this.underway.set(userId, entry);
+    }
+    const ticket = ++entry.lastTicket;
+    entry.open.add(ticket);
+    return ticket;
+  }
+
+  /** A begun movement ended: committed (with what it did) or not (without). */
+  private settle(userId: string, ticket: number, committed?: CreditMovement): void {
     const hook = this.hooks.afterCommit;
-    if (hook) afterCommit(manager, () => hook(movement));
+    const entry = this.underway.get(userId);
+    if (!hook || !entry || !entry.open.delete(ticket)) return;
+    if (committed) {
+      entry.ended.push({ watermark: entry.lastTicket, movement: committed });
+      entry.ended.sort((a, b) =>
+        compareSeq(a.movement.transaction.seq, b.movement.transaction.seq),
+      );
+    }
+    let oldestOpen = Infinity;
+    for (const open of entry.open) oldestOpen = Math.min(oldestOpen, open);
+    while (entry.ended.length > 0 && entry.ended[0]!.watermark < oldestOpen) {
+      hook(entry.ended.shift()!.movement);
+    }
+    if (entry.open.size === 0 && entry.ended.length === 0) this.underway.delete(userId);
   }
 
   private translate(error: unknown): unknown {

@@ -3,6 +3,7 @@ import { DomainError } from '../../errors';
 import type { BalanceEvent, OrderEvent } from '../../realtime';
 import type { AuthenticatedCaller, GraphQLContext } from '../context';
 import { requireAuthenticated } from '../context';
+import { toClientError } from '../errors';
 import { OrderType } from '../types/order.type';
 import { BalanceChangeType } from '../types/realtime.type';
 
@@ -38,6 +39,18 @@ function watchedUser(caller: AuthenticatedCaller, userId: string | null | undefi
   return userId;
 }
 
+/**
+ * A subscription's `subscribe` runs outside the resolver middleware: map its refusals to
+ * client errors (FORBIDDEN, NOT_FOUND…) the same way, and mask anything else.
+ */
+async function mapErrors<T>(ctx: GraphQLContext, work: () => T | Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw toClientError(error, ctx.logger);
+  }
+}
+
 /** Yields `first` (if any), then everything `rest` yields. */
 async function* startingWith<T>(first: T | undefined, rest: AsyncIterableIterator<T>) {
   try {
@@ -53,15 +66,16 @@ export class RealtimeResolver {
   @Subscription(() => BalanceChangeType, {
     description:
       "The caller's balance after each committed change. userId: service or admin tokens only.",
-    subscribe: ({ args, context }: SubscribeData<{ userId?: string | null }>) => {
-      const caller = requireAuthenticated(context);
-      const userId = watchedUser(caller, args.userId);
-      const { bufferEvents, closeSlowConsumer } = live(context);
-      return context.services.realtime.balanceChanges(userId, {
-        bufferSize: bufferEvents,
-        onOverflow: closeSlowConsumer,
-      });
-    },
+    subscribe: ({ args, context }: SubscribeData<{ userId?: string | null }>) =>
+      mapErrors(context, () => {
+        const caller = requireAuthenticated(context);
+        const userId = watchedUser(caller, args.userId);
+        const { bufferEvents, closeSlowConsumer } = live(context);
+        return context.services.realtime.balanceChanges(userId, {
+          bufferSize: bufferEvents,
+          onOverflow: closeSlowConsumer,
+        });
+      }),
   })
   balanceChanged(
     @Root() event: BalanceEvent,
@@ -76,26 +90,27 @@ export class RealtimeResolver {
     subscribe: async ({
       args,
       context,
-    }: SubscribeData<{ orderId?: string | null; userId?: string | null }>) => {
-      const caller = requireAuthenticated(context);
-      const userId = watchedUser(caller, args.userId);
-      const { bufferEvents, closeSlowConsumer } = live(context);
-      const updates = context.services.realtime.orderChanges(userId, {
-        bufferSize: bufferEvents,
-        onOverflow: closeSlowConsumer,
-      });
-      if (args.orderId === undefined || args.orderId === null) return updates;
-      const orderId = args.orderId;
-      const order = await context.services.billing.findOrder(orderId);
-      if (!order || order.userId !== userId) {
-        await updates.return?.();
-        throw new DomainError('NOT_FOUND', 'Order not found');
-      }
-      const only = async function* () {
-        for await (const event of updates) if (event.order.id === orderId) yield event;
-      };
-      return startingWith<OrderEvent>({ userId, order }, only());
-    },
+    }: SubscribeData<{ orderId?: string | null; userId?: string | null }>) =>
+      mapErrors(context, async () => {
+        const caller = requireAuthenticated(context);
+        const userId = watchedUser(caller, args.userId);
+        const { bufferEvents, closeSlowConsumer } = live(context);
+        const updates = context.services.realtime.orderChanges(userId, {
+          bufferSize: bufferEvents,
+          onOverflow: closeSlowConsumer,
+        });
+        if (args.orderId === undefined || args.orderId === null) return updates;
+        const orderId = args.orderId;
+        const order = await context.services.billing.findOrder(orderId);
+        if (!order || order.userId !== userId) {
+          await updates.return?.();
+          throw new DomainError('NOT_FOUND', 'Order not found');
+        }
+        const only = async function* () {
+          for await (const event of updates) if (event.order.id === orderId) yield event;
+        };
+        return startingWith<OrderEvent>({ userId, order }, only());
+      }),
   })
   orderStatusChanged(
     @Root() event: OrderEvent,
