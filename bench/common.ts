@@ -111,7 +111,7 @@ export async function openLoop(
   next: () => { body: string; headers: Record<string, string> },
   seconds: number,
   rate: number,
-): Promise<Figures> {
+): Promise<Figures & { accepted: number }> {
   const agent = new Agent({ keepAlive: true, maxSockets: CALLERS });
   const latencies: number[] = [];
   let errors = 0;
@@ -160,6 +160,7 @@ export async function openLoop(
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     errors,
+    accepted: latencies.length,
   };
 }
 
@@ -307,9 +308,10 @@ export async function spawnServer(
   file: string,
   role: string,
   url: string,
+  nodeOptions: string[] = [],
 ): Promise<{ child: ChildProcess; port: number }> {
   const child = fork(file, [role, url], {
-    execArgv: ['-r', path.join(__dirname, 'register.js')],
+    execArgv: [...nodeOptions, '-r', path.join(__dirname, 'register.js')],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const port = await new Promise<number>((resolve, reject) => {
@@ -317,6 +319,20 @@ export async function spawnServer(
     child.once('exit', (code) => reject(new Error(`${role} exited with ${code}`)));
   });
   return { child, port };
+}
+
+/** A child's memory after a full garbage collection (spawned with --expose-gc). */
+export function childMemory(child: ChildProcess): Promise<NodeJS.MemoryUsage> {
+  return new Promise((resolve) => {
+    const onMessage = (message: unknown) => {
+      const memory = (message as { memory?: NodeJS.MemoryUsage }).memory;
+      if (!memory) return;
+      child.off('message', onMessage);
+      resolve(memory);
+    };
+    child.on('message', onMessage);
+    child.send('memory');
+  });
 }
 
 /** Asks each child to exit cleanly (so a CPU profile gets written), then makes sure. */
@@ -357,6 +373,12 @@ export function runChild(
       session!.post(method, (error, result) => (error ? reject(error) : resolve(result))),
     );
   process.on('message', (message) => {
+    if (message === 'memory') {
+      // After a full collection (with --expose-gc): what is really held.
+      (globalThis as { gc?: () => void }).gc?.();
+      process.send?.({ memory: process.memoryUsage() });
+      return;
+    }
     if (message !== 'stop') return;
     if (!session) process.exit(0);
     void post('Profiler.stop').then((result) => {
