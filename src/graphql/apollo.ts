@@ -10,7 +10,7 @@ import { isDomainError } from '../errors';
 import type { Logger, Metrics } from '../observability';
 import type { GraphQLContext, GraphQLServices } from './context';
 import { createFormatError, domainErrorToGraphQL } from './errors';
-import { costLimitPlugin, depthLimitRule } from './limits';
+import { costLimitPlugin, depthLimitRule, subscriptionsOverWebSocketPlugin } from './limits';
 
 export interface GraphQLHttpOptions {
   schema: GraphQLSchema;
@@ -50,6 +50,7 @@ export async function createGraphQLHttp(options: GraphQLHttpOptions): Promise<Gr
         ...(options.stopGracePeriodMs ? { stopGracePeriodMillis: options.stopGracePeriodMs } : {}),
       }),
       ApolloServerPluginLandingPageDisabled(),
+      subscriptionsOverWebSocketPlugin(),
       costLimitPlugin(limits.maxCost),
       ...(options.plugins ?? []),
     ],

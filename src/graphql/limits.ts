@@ -202,6 +202,24 @@ export function cachedQueryCost(
   return cost;
 }
 
+/** Subscriptions need a connection to push on: over HTTP they are a clear 400. */
+export function subscriptionsOverWebSocketPlugin(): ApolloServerPlugin {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ operation }) {
+          if (operation?.operation === 'subscription') {
+            throw new GraphQLError(
+              'Subscriptions are served over WebSocket (graphql-transport-ws) on /graphql',
+              { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } },
+            );
+          }
+        },
+      };
+    },
+  };
+}
+
 /** Refuses an operation whose estimated cost exceeds `maxCost`, before it executes. */
 export function costLimitPlugin(maxCost: number): ApolloServerPlugin {
   return {

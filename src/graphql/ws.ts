@@ -135,7 +135,9 @@ export function createGraphQLWs(options: GraphQLWsOptions): GraphQLWs {
         }
         if (caller.kind !== 'authenticated') return false;
         const open = perUser.get(caller.subject) ?? 0;
-        if (open >= websocket.maxConnectionsPerUser) {
+        // The app's backend (a service token) may watch many users over many connections;
+        // the total limit still bounds it.
+        if (caller.role !== 'service' && open >= websocket.maxConnectionsPerUser) {
           ctx.extra.socket.close(WS_CLOSE.tooManyForUser, 'Too many connections for this user');
           return false;
         }

@@ -15,6 +15,7 @@ import {
   CreateCheckoutDocument,
   DeductCreditsDocument,
   MeDocument,
+  MyHistoryDocument,
   OrderStatusChangedDocument,
   RefundCreditsDocument,
   ReserveCreditsDocument,
@@ -194,6 +195,52 @@ describe('live balance over graphql-ws', () => {
     }
   });
 
+  it('over HTTP a subscription is a clear 400, not an error of the server', async () => {
+    const res = await request(t.url)
+      .post('/graphql')
+      .set('authorization', `Bearer ${await t.token('http-user')}`)
+      .send({ query: 'subscription { balanceChanged { balance } }' });
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0]).toMatchObject({
+      message: expect.stringMatching(/WebSocket/),
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+  });
+
+  it('a client that was away reads its balance and history: nothing is lost', async () => {
+    const userId = `away-${randomUUID()}`;
+    const token = await t.token(userId);
+    await ensureUser(t, userId);
+    const client = liveClient(t.url, token);
+    const base = t.server.realtime.subscriberCount;
+    const live = watch(client, BalanceChangedDocument);
+    await waitForListeners(() => t.server.realtime.subscriberCount, base + 1);
+    await gql(t.url, AdjustCreditsDocument, {
+      token: admin,
+      variables: { input: { userId, amount: 20, description: 'a', idempotencyKey: 'a' } },
+    });
+    await live.until(1);
+    await client.dispose();
+    await waitForListeners(() => base + 1 - t.server.realtime.subscriberCount, 1);
+    // Offline: two movements happen.
+    await deduct(userId, 3);
+    await deduct(userId, 4);
+    const back = liveClient(t.url, token);
+    try {
+      expect((await gql(t.url, MeDocument, { token })).data?.me.credits).toBe(13);
+      const history = await gql(t.url, MyHistoryDocument, { token });
+      expect(history.data?.me.creditTransactions.edges.map((e) => e.node.amount)).toEqual([
+        -4, -3, 20,
+      ]);
+      const again = watch(back, BalanceChangedDocument);
+      await waitForListeners(() => t.server.realtime.subscriberCount, base + 1);
+      await deduct(userId, 1);
+      expect((await again.until(1))[0]!.data.balanceChanged.balance).toBe(12);
+    } finally {
+      await back.dispose();
+    }
+  });
+
   describe('auth', () => {
     it('no token and a bad token are refused at connection_init with 4403', async () => {
       expect((await closeCodeOf(t.url, undefined)).code).toBe(4403);
@@ -276,6 +323,26 @@ describe('live balance over graphql-ws', () => {
           credits: 100,
         });
         expect((await all.until(1))[0]!.data.orderStatusChanged.status).toBe('COMPLETED');
+        // The provider refunds it: REFUNDED follows.
+        await request(t.url).post(`/mock-checkout/${order.checkoutId}/refund`).send({});
+        expect((await mine.until(3))[2]!.data.orderStatusChanged.status).toBe('REFUNDED');
+        // A checkout the user abandons: CANCELLED.
+        const other = await gql(t.url, CreateCheckoutDocument, {
+          token,
+          variables: { input: { productId: 'credits-100' } },
+        });
+        await request(t.url)
+          .post(`/mock-checkout/${other.data!.createCheckout.order.checkoutId}/cancel`)
+          .send({});
+        const statuses = (await all.until(3)).map((e) => [
+          e.data.orderStatusChanged.id,
+          e.data.orderStatusChanged.status,
+        ]);
+        expect(statuses).toEqual([
+          [order.id, 'COMPLETED'],
+          [order.id, 'REFUNDED'],
+          [other.data!.createCheckout.order.id, 'CANCELLED'],
+        ]);
         const theirs = watch(stranger, OrderStatusChangedDocument, { orderId: order.id });
         await theirs.ended;
         expect(theirs.errors).toEqual([
@@ -321,6 +388,13 @@ describe('WebSocket limits', () => {
     const a = await open(token);
     const b = await open(token);
     expect((await closeCodeOf(t.url, token)).code).toBe(4029);
+    // A service token is bounded by the total only.
+    const backend = await t.token('backend', 'service');
+    const s1 = await open(backend);
+    const s2 = await open(backend);
+    s1.close();
+    s2.close();
+    await waitForListeners(() => 4 - t.server.webSocketConnections, 2);
     const c = await open(await t.token('other-1'));
     const d = await open(await t.token('other-2'));
     const refused = await new Promise<number>((resolve) => {
