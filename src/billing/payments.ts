@@ -464,10 +464,11 @@ export class PaymentService {
       throw new Error(`payment of ${payment.amountMinor} ${payment.currency} does not match order`);
     }
     // A payment the provider confirms completes the order even after the user cancelled it:
-    // the money was taken.
+    // the money was taken. Status changes stamp clock_timestamp(): under the order's row
+    // lock a later change always gets a later time, which live updates order by.
     await manager.query(
       `UPDATE orders SET status = 'COMPLETED', completed_at = now(), provider_transaction_id = $2,
-         updated_at = now() WHERE id = $1`,
+         updated_at = clock_timestamp() WHERE id = $1`,
       [orderId, payment.transactionId],
     );
     this.orderChanged(manager, orderId);
@@ -633,7 +634,7 @@ export class PaymentService {
       payment.kind === 'order'
         ? `UPDATE orders SET refunded_minor = $2,
              status = CASE WHEN $2 >= amount_minor THEN 'REFUNDED' ELSE status END,
-             updated_at = now()
+             updated_at = clock_timestamp()
            WHERE id = $1`
         : `UPDATE subscription_payments SET refunded_minor = $2 WHERE id = $1`,
       [payment.id, refunded],
@@ -715,7 +716,7 @@ export class PaymentService {
 
   private async cancelOrder(manager: EntityManager, orderId: string): Promise<void> {
     const [, changed] = (await manager.query(
-      `UPDATE orders SET status = 'CANCELLED', updated_at = now() WHERE id = $1 AND status = 'PENDING'`,
+      `UPDATE orders SET status = 'CANCELLED', updated_at = clock_timestamp() WHERE id = $1 AND status = 'PENDING'`,
       [orderId],
     )) as [unknown, number];
     if (changed > 0) this.orderChanged(manager, orderId);

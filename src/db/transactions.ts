@@ -4,6 +4,9 @@ import type { DataSource, EntityManager } from 'typeorm';
 const pending = new WeakMap<EntityManager, Array<(committed: boolean) => void>>();
 
 /**
+ * Savepoints (`manager.transaction` inside `work`) are not supported with callbacks: one
+ * registered in a savepoint that rolls back would still run if the outer work commits.
+ *
  * `dataSource.transaction`, plus the callbacks registered with `afterCommit` during it, run
  * in order once the commit has succeeded, and dropped when it rolls back. For side effects
  * that must never announce what did not happen (live updates, STYLE 10).
@@ -28,7 +31,12 @@ export async function runTransaction<T>(
     result = await dataSource.transaction(async (manager) => {
       pending.set(manager, callbacks);
       try {
-        return await work(manager);
+        const value = await work(manager);
+        // A statement that failed inside `work`, caught there, leaves the transaction
+        // aborted: PostgreSQL then answers COMMIT with a rollback and no error. With
+        // something to announce, make sure: this query fails in an aborted transaction.
+        if (callbacks.length > 0) await manager.query('SELECT 1');
+        return value;
       } finally {
         pending.delete(manager);
       }

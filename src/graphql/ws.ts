@@ -134,6 +134,9 @@ export function createGraphQLWs(options: GraphQLWsOptions): GraphQLWs {
           return false;
         }
         if (caller.kind !== 'authenticated') return false;
+        // The client may have gone while its token was checked: count only live sockets.
+        const socket = ctx.extra.socket;
+        if (socket.readyState !== socket.OPEN) return false;
         const open = perUser.get(caller.subject) ?? 0;
         // The app's backend (a service token) may watch many users over many connections;
         // the total limit still bounds it.
@@ -143,6 +146,8 @@ export function createGraphQLWs(options: GraphQLWsOptions): GraphQLWs {
         }
         perUser.set(caller.subject, open + 1);
         ctx.extra.countedAs = caller.subject;
+        // Released when the socket closes, whatever graphql-ws is still waiting on.
+        socket.once('close', () => release(ctx.extra));
         ctx.extra.caller = caller;
         if (caller.tokenExpiresAt !== undefined) closeAtExpiry(ctx.extra, caller.tokenExpiresAt);
         return true;

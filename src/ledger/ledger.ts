@@ -677,7 +677,11 @@ export class Ledger {
     try {
       movement = await applyMovement(manager ?? this.dataSource.manager, spec, key);
     } catch (error) {
-      whenEnded(() => this.settle(spec.userId, ticket));
+      try {
+        whenEnded(() => this.settle(spec.userId, ticket));
+      } catch {
+        // Not in a runTransaction: whenEnded settled it; the movement's own error matters.
+      }
       throw this.translate(error);
     }
     whenEnded((committed) =>

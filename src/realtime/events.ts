@@ -47,7 +47,10 @@ function listen<T>(
   topic: string,
   decode: (message: string) => T | undefined,
   options: ListenOptions,
-): AsyncIterableIterator<T> {
+): AsyncIterableIterator<T> & {
+  /** Puts `value` before everything not yet taken, dropping queued events `keep` refuses. */
+  prepend(value: T, keep: (queued: T) => boolean): void;
+} {
   const queue: T[] = [];
   let waiting: ((result: IteratorResult<T>) => void) | undefined;
   let done = false;
@@ -92,6 +95,19 @@ function listen<T>(
     },
     [Symbol.asyncIterator]() {
       return this;
+    },
+    prepend(value, keep) {
+      if (done) return;
+      const kept = queue.filter(keep);
+      queue.length = 0;
+      queue.push(...kept);
+      if (waiting) {
+        const resolve = waiting;
+        waiting = undefined;
+        resolve({ value, done: false });
+      } else {
+        queue.unshift(value);
+      }
     },
   };
 }
@@ -142,17 +158,52 @@ export class Realtime {
     );
   }
 
-  orderChanges(userId: string, options: ListenOptions): AsyncIterableIterator<OrderEvent> {
-    return listen(
+  /**
+   * A user's order updates; with `orderId`, that order's only. An update older than one
+   * already delivered for the same order (its `updatedAt`, set by each status change under
+   * the order's row lock) is skipped: announcements of two quick changes may arrive in
+   * either order.
+   */
+  orderChanges(
+    userId: string,
+    options: ListenOptions & { orderId?: string },
+  ): AsyncIterableIterator<OrderEvent> & {
+    /** Delivers `order` (its state now) first; queued updates not newer are dropped. */
+    startWith(order: Order): void;
+  } {
+    const seen = new Map<string, number>();
+    const isNew = (order: Order) =>
+      new Date(order.updatedAt).getTime() > (seen.get(order.id) ?? -Infinity);
+    const remember = (order: Order) => {
+      // Bounded: a connection that sees many orders forgets the oldest.
+      if (seen.size >= 1000 && !seen.has(order.id)) seen.delete(seen.keys().next().value!);
+      seen.set(order.id, new Date(order.updatedAt).getTime());
+    };
+    const iterator = listen<OrderEvent>(
       this.pubsub,
       orderTopic(userId),
       (message) => {
         const event = this.decode<OrderEvent>(message);
-        if (event) reviveDates(event.order);
+        if (!event) return undefined;
+        if (options.orderId !== undefined && event.order.id !== options.orderId) return undefined;
+        reviveDates(event.order);
+        if (!isNew(event.order)) return undefined;
+        remember(event.order);
         return event;
       },
       options,
     );
+    return Object.assign(iterator, {
+      startWith(order: Order) {
+        const at = new Date(order.updatedAt).getTime();
+        iterator.prepend(
+          { userId, order },
+          (queued) =>
+            queued.order.id !== order.id || new Date(queued.order.updatedAt).getTime() > at,
+        );
+        if (isNew(order)) remember(order);
+      },
+    });
   }
 
   close(): Promise<void> {

@@ -132,9 +132,14 @@ export class RedisPubSub implements PubSub {
       client.on('error', (error: Error) => this.outage(name, error));
       client.on('ready', () => this.recovered(name));
     }
-    this.subscriber.subscribe(REDIS_CHANNEL).catch((error: unknown) => {
-      if (!this.closed) this.outage('subscriber', error);
-    });
+    // ioredis re-subscribes after a reconnect only to channels whose SUBSCRIBE succeeded; one
+    // refused at start (Redis down) would be lost, so subscribe on every ready.
+    const subscribe = () =>
+      this.subscriber.subscribe(REDIS_CHANNEL).catch((error: unknown) => {
+        if (!this.closed) this.outage('subscriber', error);
+      });
+    this.subscriber.on('ready', () => void subscribe());
+    void subscribe();
     this.subscriber.on('message', (_channel: string, raw: string) => this.received(raw));
   }
 

@@ -410,6 +410,44 @@ describe('WebSocket limits', () => {
     again.close();
   });
 
+  it('closed connections free their places: after orderStatusChanged(orderId), and mid-auth', async () => {
+    const userId = `places-${randomUUID()}`;
+    const token = await t.token(userId);
+    const made = await gql(t.url, CreateCheckoutDocument, {
+      token,
+      variables: { input: { productId: 'credits-100' } },
+    });
+    const orderId = made.data!.createCheckout.order.id;
+    const base = t.server.realtime.subscriberCount;
+    for (let round = 0; round < 3; round++) {
+      const clients = [liveClient(t.url, token), liveClient(t.url, token)];
+      for (const client of clients) {
+        await watch(client, OrderStatusChangedDocument, { orderId }).until(1);
+      }
+      await Promise.all(clients.map((c) => c.dispose()));
+      await waitForListeners(() => (t.server.realtime.subscriberCount === base ? 1 : 0), 1);
+    }
+    // Sockets that leave while their token is being checked.
+    for (let i = 0; i < 10; i++) {
+      const ws = new WebSocket(`${t.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+      await new Promise((resolve) => ws.once('open', resolve));
+      ws.send(
+        JSON.stringify({
+          type: 'connection_init',
+          payload: { authorization: `Bearer ${await t.token(userId)}` },
+        }),
+      );
+      ws.terminate();
+    }
+    await waitForListeners(() => (t.server.webSocketConnections === 0 ? 1 : 0), 1);
+    const again = liveClient(t.url, token);
+    try {
+      expect((await watch(again, OrderStatusChangedDocument, { orderId }).until(1)).length).toBe(1);
+    } finally {
+      await again.dispose();
+    }
+  });
+
   it('at most WS_MAX_SUBSCRIPTIONS_PER_CONNECTION operations on one connection', async () => {
     const client = liveClient(t.url, await t.token('busy'));
     try {
@@ -582,6 +620,46 @@ describe('Redis outages', () => {
       await t.close();
     }
   });
+
+  (REDIS_URL ? it : it.skip)(
+    'Redis down when an instance starts: it joins the others once Redis is reachable',
+    async () => {
+      const redis = new URL(REDIS_URL!);
+      const relay = new CuttableRelay({ host: redis.hostname, port: Number(redis.port || 6379) });
+      // A port nothing listens on yet.
+      await relay.start();
+      await relay.cut();
+      const a = await startTestServer({ REDIS_URL: `redis://127.0.0.1:${relay.port}` });
+      const b = await startTestServer({ REDIS_URL: REDIS_URL!, DATABASE_URL: a.db.url });
+      const userId = `late-${randomUUID()}`;
+      const client = liveClient(a.url, await a.token(userId));
+      try {
+        await ensureUser(b, userId);
+        const live = watch(client, BalanceChangedDocument);
+        await waitForListeners(() => a.server.realtime.subscriberCount, 1);
+        await relay.start();
+        const admin = await b.token('ops', 'admin');
+        const deadline = Date.now() + 10_000;
+        let key = 0;
+        while (live.events.length === 0 && Date.now() < deadline) {
+          await gql(b.url, AdjustCreditsDocument, {
+            token: admin,
+            variables: {
+              input: { userId, amount: 1, description: 'x', idempotencyKey: String(key++) },
+            },
+          });
+          await new Promise((r) => setTimeout(r, 250));
+        }
+        expect(live.events.length).toBeGreaterThan(0);
+      } finally {
+        await client.dispose();
+        await b.close();
+        await a.close();
+        await relay.cut().catch(() => undefined);
+      }
+    },
+    30_000,
+  );
 
   (REDIS_URL ? it : it.skip)(
     'Redis stops mid-test: both instances keep serving, and cross-instance updates resume when it is back',

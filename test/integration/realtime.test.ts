@@ -79,6 +79,28 @@ describe('announcing movements after commit', () => {
     expect(await Promise.all(announced.map((a) => a.visible))).toEqual([true, true]);
   });
 
+  it('work that swallows a failed statement cannot announce what PostgreSQL rolled back', async () => {
+    const { ledger, announced } = recordingLedger();
+    const id = await user();
+    await expect(
+      runTransaction(ds, async (manager) => {
+        await ledger.grant({
+          userId: id,
+          type: 'ADJUSTMENT',
+          amount: 5,
+          description: 'a',
+          manager,
+        });
+        // Refused by the database, caught here: the transaction is now aborted.
+        await ledger
+          .deduct({ userId: id, amount: 100, description: 'too much', manager })
+          .catch(() => undefined);
+      }),
+    ).rejects.toThrow(/aborted/);
+    expect(announced).toHaveLength(0);
+    expect((await profiles.getOrCreateProfile(id)).credits).toBe(0);
+  });
+
   it('a refused deduction and a replayed key announce nothing', async () => {
     const { ledger, announced } = recordingLedger();
     const id = await user();
@@ -169,6 +191,30 @@ describe('Realtime subscriptions', () => {
     expect(overflows).toBe(1);
     expect(realtime.subscriberCount).toBe(0);
     expect(await stuck.next()).toEqual({ value: undefined, done: true });
+  });
+
+  it('order updates: one order only, starting with its state; older announcements skipped', async () => {
+    const realtime = new Realtime(new InProcessPubSub(silentLogger), silentLogger);
+    const order = (id: string, status: string, at: number) =>
+      ({ id, userId: 'u', status, updatedAt: new Date(at) }) as never;
+    const updates = realtime.orderChanges('u', {
+      bufferSize: 10,
+      onOverflow: () => undefined,
+      orderId: 'o1',
+    });
+    // Announced while the current state was being read: not newer than it, dropped.
+    realtime.publishOrder(order('o1', 'PENDING', 100));
+    realtime.publishOrder(order('o2', 'COMPLETED', 150));
+    updates.startWith(order('o1', 'PENDING', 100));
+    realtime.publishOrder(order('o1', 'COMPLETED', 300));
+    realtime.publishOrder(order('o1', 'CANCELLED', 200)); // a late, older announcement
+    realtime.publishOrder(order('o1', 'REFUNDED', 400));
+    const got: string[] = [];
+    for (let i = 0; i < 3; i++)
+      got.push(((await updates.next()).value as { order: { status: string } }).order.status);
+    expect(got).toEqual(['PENDING', 'COMPLETED', 'REFUNDED']);
+    await updates.return!();
+    expect(realtime.subscriberCount).toBe(0);
   });
 
   it('reconnects to Redis with a doubling delay, capped at 5 s', () => {

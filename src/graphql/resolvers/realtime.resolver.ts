@@ -51,16 +51,6 @@ async function mapErrors<T>(ctx: GraphQLContext, work: () => T | Promise<T>): Pr
   }
 }
 
-/** Yields `first` (if any), then everything `rest` yields. */
-async function* startingWith<T>(first: T | undefined, rest: AsyncIterableIterator<T>) {
-  try {
-    if (first !== undefined) yield first;
-    yield* rest;
-  } finally {
-    await rest.return?.();
-  }
-}
-
 @Resolver()
 export class RealtimeResolver {
   @Subscription(() => BalanceChangeType, {
@@ -95,21 +85,25 @@ export class RealtimeResolver {
         const caller = requireAuthenticated(context);
         const userId = watchedUser(caller, args.userId);
         const { bufferEvents, closeSlowConsumer } = live(context);
-        const updates = context.services.realtime.orderChanges(userId, {
-          bufferSize: bufferEvents,
-          onOverflow: closeSlowConsumer,
-        });
-        if (args.orderId === undefined || args.orderId === null) return updates;
-        const orderId = args.orderId;
-        const order = await context.services.billing.findOrder(orderId);
-        if (!order || order.userId !== userId) {
-          await updates.return?.();
-          throw new DomainError('NOT_FOUND', 'Order not found');
+        const listen = { bufferSize: bufferEvents, onOverflow: closeSlowConsumer };
+        if (args.orderId === undefined || args.orderId === null) {
+          return context.services.realtime.orderChanges(userId, listen);
         }
-        const only = async function* () {
-          for await (const event of updates) if (event.order.id === orderId) yield event;
-        };
-        return startingWith<OrderEvent>({ userId, order }, only());
+        const orderId = args.orderId;
+        // Listening starts before the read, so a change committed around it is either in the
+        // state read or announced after it: none is missed.
+        const updates = context.services.realtime.orderChanges(userId, { ...listen, orderId });
+        try {
+          const order = await context.services.billing.findOrder(orderId);
+          if (!order || order.userId !== userId) {
+            throw new DomainError('NOT_FOUND', 'Order not found');
+          }
+          updates.startWith(order);
+          return updates;
+        } catch (error) {
+          await updates.return?.();
+          throw error;
+        }
       }),
   })
   orderStatusChanged(
