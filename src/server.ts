@@ -84,12 +84,7 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
     // Read by PaymentService on each redirect (fixed up below once the port is known).
     const resultUrls = { successUrl: config.successUrl, cancelUrl: config.cancelUrl };
     const payments = new PaymentService(dataSource, ledger, provider, logger, resultUrls, {
-      orderChanged: (orderId) => {
-        billing.findOrder(orderId).then(
-          (order) => order && realtime.publishOrder(order),
-          (error: unknown) => logger.warn({ err: error, orderId }, 'order update not announced'),
-        );
-      },
+      orderChanged: (order) => realtime.publishOrder(order),
     });
     const services = {
       profiles,

@@ -2,6 +2,28 @@ import type { DataSource } from 'typeorm';
 import { Order, Subscription } from '../entities';
 import { assertPageSize } from '../ledger';
 
+/** An `orders` row as `RETURNING *` gives it, as the entity. */
+export function orderFromRow(row: Record<string, unknown>): Order {
+  return Object.assign(new Order(), {
+    id: row['id'],
+    userId: row['user_id'],
+    productId: row['product_id'],
+    kind: row['kind'],
+    status: row['status'],
+    amountMinor: row['amount_minor'],
+    refundedMinor: row['refunded_minor'],
+    currency: row['currency'],
+    credits: row['credits'],
+    provider: row['provider'],
+    checkoutId: row['checkout_id'],
+    checkoutUrl: row['checkout_url'],
+    providerTransactionId: row['provider_transaction_id'],
+    createdAt: row['created_at'],
+    updatedAt: row['updated_at'],
+    completedAt: row['completed_at'],
+  });
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface OrderPage {

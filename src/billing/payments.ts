@@ -4,7 +4,7 @@ import { Order, Subscription, WebhookEvent } from '../entities';
 import { afterCommit, runTransaction } from '../db';
 import { DomainError } from '../errors';
 import { queryRows, type Ledger } from '../ledger';
-import { BillingQueries } from './orders';
+import { BillingQueries, orderFromRow } from './orders';
 import type { Logger } from '../observability';
 import {
   WebhookPayloadError,
@@ -69,13 +69,23 @@ export class PaymentService {
     private readonly logger: Logger,
     private readonly urls: { successUrl: string; cancelUrl: string },
     /** Told an order's id once a change of its status has committed (live updates). */
-    private readonly hooks: { orderChanged?: (orderId: string) => void } = {},
+    private readonly hooks: { orderChanged?: (order: Order) => void } = {},
   ) {}
 
-  /** Announces an order's new status after `manager`'s transaction commits. */
-  private orderChanged(manager: EntityManager, orderId: string): void {
+  /**
+   * Announces an order's new status after `manager`'s transaction commits: the row as the
+   * status change returned it (`RETURNING *`), so announcing costs no query.
+   */
+  private orderChanged(manager: EntityManager, rows: unknown): void {
     const hook = this.hooks.orderChanged;
-    if (hook) afterCommit(manager, () => hook(orderId));
+    // UPDATE … RETURNING comes back from TypeORM as [rows, count].
+    const [row] = (Array.isArray(rows) && Array.isArray(rows[0]) ? rows[0] : []) as Array<
+      Record<string, unknown>
+    >;
+    if (hook && row) {
+      const order = orderFromRow(row);
+      afterCommit(manager, () => hook(order));
+    }
   }
 
   /**
@@ -466,12 +476,12 @@ export class PaymentService {
     // A payment the provider confirms completes the order even after the user cancelled it:
     // the money was taken. Status changes stamp clock_timestamp(): under the order's row
     // lock a later change always gets a later time, which live updates order by.
-    await manager.query(
+    const completed: unknown = await manager.query(
       `UPDATE orders SET status = 'COMPLETED', completed_at = now(), provider_transaction_id = $2,
-         updated_at = clock_timestamp() WHERE id = $1`,
+         updated_at = clock_timestamp() WHERE id = $1 RETURNING *`,
       [orderId, payment.transactionId],
     );
-    this.orderChanged(manager, orderId);
+    this.orderChanged(manager, completed);
     const product = findProduct(order.productId);
     const name = product?.name ?? order.productId;
     if (order.kind === 'CREDIT_PACK') {
@@ -630,17 +640,17 @@ export class PaymentService {
         take,
       ]);
     }
-    await manager.query(
+    const updated: unknown = await manager.query(
       payment.kind === 'order'
         ? `UPDATE orders SET refunded_minor = $2,
              status = CASE WHEN $2 >= amount_minor THEN 'REFUNDED' ELSE status END,
              updated_at = clock_timestamp()
-           WHERE id = $1`
+           WHERE id = $1 RETURNING *`
         : `UPDATE subscription_payments SET refunded_minor = $2 WHERE id = $1`,
       [payment.id, refunded],
     );
     if (payment.kind === 'order' && refunded >= payment.amountMinor) {
-      this.orderChanged(manager, payment.id);
+      this.orderChanged(manager, updated);
     }
     return 'PROCESSED';
   }
@@ -715,10 +725,11 @@ export class PaymentService {
   }
 
   private async cancelOrder(manager: EntityManager, orderId: string): Promise<void> {
-    const [, changed] = (await manager.query(
-      `UPDATE orders SET status = 'CANCELLED', updated_at = clock_timestamp() WHERE id = $1 AND status = 'PENDING'`,
+    const cancelled: unknown = await manager.query(
+      `UPDATE orders SET status = 'CANCELLED', updated_at = clock_timestamp()
+       WHERE id = $1 AND status = 'PENDING' RETURNING *`,
       [orderId],
-    )) as [unknown, number];
-    if (changed > 0) this.orderChanged(manager, orderId);
+    );
+    this.orderChanged(manager, cancelled);
   }
 }

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { DataSource } from 'typeorm';
 import { ENTITIES } from '../entities';
 import { MIGRATIONS } from '../../migrations';
+import { FailedStatementTracker } from './transactions';
 
 export interface DataSourceOptions {
   url: string;
@@ -27,6 +28,8 @@ export function createDataSource(options: DataSourceOptions): DataSource {
     uuidExtension: 'pgcrypto',
     installExtensions: false,
     logging: false,
+    // Tells runTransaction which transactions had a statement fail (see there).
+    logger: new FailedStatementTracker(),
     applicationName: options.applicationName ?? 'tally',
     extra: {
       max: options.poolSize ?? 20,

@@ -1,4 +1,22 @@
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource, EntityManager, Logger as TypeOrmLogger, QueryRunner } from 'typeorm';
+
+/** Query runners (one per transaction) on which a statement has failed. */
+const failedRunners = new WeakSet<QueryRunner>();
+
+/**
+ * TypeORM's logger, used only to notice failed statements (it is told of every one, with
+ * its query runner): logs nothing, costs nothing per query.
+ */
+export class FailedStatementTracker implements TypeOrmLogger {
+  logQuery(): void {}
+  logQueryError(_error: unknown, _query: string, _parameters?: unknown[], runner?: QueryRunner) {
+    if (runner) failedRunners.add(runner);
+  }
+  logQuerySlow(): void {}
+  logSchemaBuild(): void {}
+  logMigration(): void {}
+  log(): void {}
+}
 
 /** Work to run once a transaction has ended (committed: true), by the manager that runs it. */
 const pending = new WeakMap<EntityManager, Array<(committed: boolean) => void>>();
@@ -33,9 +51,10 @@ export async function runTransaction<T>(
       try {
         const value = await work(manager);
         // A statement that failed inside `work`, caught there, leaves the transaction
-        // aborted: PostgreSQL then answers COMMIT with a rollback and no error. With
-        // something to announce, make sure: this query fails in an aborted transaction.
-        if (callbacks.length > 0) await manager.query('SELECT 1');
+        // aborted: PostgreSQL then answers COMMIT with a rollback and no error.
+        if (manager.queryRunner && failedRunners.has(manager.queryRunner)) {
+          throw new Error('a statement failed in this transaction: it is aborted, not committed');
+        }
         return value;
       } finally {
         pending.delete(manager);
