@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import 'dotenv/config';
 import { signToken } from './auth';
-import { ConfigError, loadConfig, maskSecret } from './config';
+import { ConfigError, configSecrets, loadConfig, maskSecret } from './config';
 import { createLogger } from './observability';
 import { startTally } from './server';
 
@@ -18,6 +18,7 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel, {
     pretty: !config.isProduction && process.stdout.isTTY,
+    secrets: configSecrets(config),
   });
   logger.info(
     {

@@ -8,4 +8,4 @@ export {
   type PaymentProviderName,
   type PaddleKeys,
 } from './config';
-export { maskSecret, maskUrl } from './mask';
+export { configSecrets, maskSecret, maskUrl } from './mask';

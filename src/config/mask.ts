@@ -19,3 +19,28 @@ export function maskUrl(url: string | undefined | null): string {
     return maskSecret(url);
   }
 }
+
+/** The configured secrets' values: what logs must never show whole. */
+export function configSecrets(config: {
+  jwt: { secret: string | undefined };
+  mockWebhookSecret: string;
+  paddle: { apiKey: string; webhookSecret: string } | undefined;
+  databaseUrl: string | undefined;
+  redisUrl: string | undefined;
+}): string[] {
+  const passwordOf = (url: string | undefined) => {
+    try {
+      return url ? decodeURIComponent(new URL(url).password) : '';
+    } catch {
+      return '';
+    }
+  };
+  return [
+    config.jwt.secret,
+    config.mockWebhookSecret,
+    config.paddle?.apiKey,
+    config.paddle?.webhookSecret,
+    passwordOf(config.databaseUrl),
+    passwordOf(config.redisUrl),
+  ].filter((s): s is string => typeof s === 'string' && s.length > 0);
+}

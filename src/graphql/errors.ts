@@ -3,7 +3,7 @@ import { GraphQLError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { ArgumentValidationError, type MiddlewareFn } from 'type-graphql';
 import { type DomainError, ERROR_CODES, isDomainError, type ErrorCode } from '../errors';
-import type { Logger } from '../observability';
+import { currentRequestId, type Logger } from '../observability';
 import type { GraphQLContext } from './context';
 
 /** HTTP status of a single-operation request failing with each code (API.md). */
@@ -125,10 +125,12 @@ export function createFormatError(logger: Logger, onCode?: (code: ErrorCode) => 
       };
     } else {
       logger.error({ err: original, code: rawCode }, 'unexpected GraphQL error');
+      // The request id lets a user's report find the logged error.
+      const requestId = currentRequestId();
       result = {
         message: MASKED_MESSAGE,
         ...(formatted.path ? { path: formatted.path } : {}),
-        extensions: { code: 'INTERNAL_SERVER_ERROR' },
+        extensions: { code: 'INTERNAL_SERVER_ERROR', ...(requestId ? { requestId } : {}) },
       };
     }
     onCode?.(String(result.extensions?.['code']) as ErrorCode);

@@ -1,5 +1,5 @@
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
-import type { Logger, Metrics } from '../observability';
+import { requestContext, requestIdFrom, type Logger, type Metrics } from '../observability';
 import { corsMiddleware } from './cors';
 import { graphiqlHandler } from './graphiql';
 import { checkoutResultRoutes, paymentRoutes } from './payment-routes';
@@ -32,6 +32,14 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback');
+
+  // A request id on every response and on every log line written while serving it: the
+  // caller's X-Request-Id when sane (traces join up), else a new one.
+  app.use((req, res, next) => {
+    const requestId = requestIdFrom(req.headers['x-request-id']);
+    res.setHeader('X-Request-Id', requestId);
+    requestContext.run({ requestId }, next);
+  });
 
   app.use((req, res, next) => {
     const stop = metrics.httpDuration.startTimer();

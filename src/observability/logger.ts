@@ -1,4 +1,6 @@
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
+import { currentRequestId } from './context';
+import { createRedactor } from './redact';
 
 export type { Logger };
 
@@ -21,15 +23,35 @@ const REDACT_PATHS = [
   '*.webhookSecret',
 ];
 
-export function createLogger(level: string, options: { pretty?: boolean } = {}): Logger {
-  return pino({
+export interface LoggerOptions {
+  pretty?: boolean;
+  /** Configured secrets (keys, webhook secrets): hidden wherever they appear in a line. */
+  secrets?: ReadonlyArray<string | undefined | null>;
+  /** Where lines go (standard output by default); tests capture them. */
+  destination?: DestinationStream;
+}
+
+/**
+ * JSON lines (pino). Each line written while serving a request carries its `requestId`;
+ * every finished line is scrubbed of tokens, keys, signatures, e-mail addresses and
+ * card-like numbers (redact.ts), in fields, messages and error texts alike.
+ */
+export function createLogger(level: string, options: LoggerOptions = {}): Logger {
+  const scrub = createRedactor(options.secrets);
+  const settings: pino.LoggerOptions = {
     level,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     base: { service: 'tally' },
-    ...(options.pretty
+    mixin: () => {
+      const requestId = currentRequestId();
+      return requestId ? { requestId } : {};
+    },
+    hooks: { streamWrite: scrub },
+    ...(options.pretty && !options.destination
       ? { transport: { target: 'pino-pretty', options: { colorize: true } } }
       : {}),
-  });
+  };
+  return options.destination ? pino(settings, options.destination) : pino(settings);
 }
 
 /** A logger that writes nothing: the default for library use and tests. */

@@ -38,7 +38,8 @@ const MONTH_MS = 30 * 24 * 3600 * 1000;
 
 export class FakePaddle {
   /** 'ok'; 'error' answers 500; 'hang' never answers (a timeout). */
-  mode: 'ok' | 'error' | 'hang' = 'ok';
+  /** `echo`: refuses every call with an error that repeats the credentials it was sent. */
+  mode: 'ok' | 'error' | 'hang' | 'echo' = 'ok';
   readonly requests: Array<{ method: string; path: string; body: unknown }> = [];
   private readonly transactions = new Map<string, FakeTransaction>();
   private readonly subscriptions = new Map<
@@ -205,6 +206,9 @@ export class FakePaddle {
         meta: { request_id: id('req') },
       });
     if (this.mode === 'error') return error(500, 'internal_error', 'Something went wrong');
+    if (this.mode === 'echo') {
+      return error(400, 'bad_request', `rejected credentials: ${req.headers['authorization']}`);
+    }
     if (req.headers['authorization'] !== `bearer ${this.apiKey}`) {
       return error(403, 'forbidden', 'You do not have permission');
     }

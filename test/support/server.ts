@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
-import pino from 'pino';
 import { signToken, type Role } from '../../src/auth';
-import { loadConfig, DEV_JWT_SECRET, type AppConfig } from '../../src/config';
+import { configSecrets, loadConfig, DEV_JWT_SECRET, type AppConfig } from '../../src/config';
+import { createLogger } from '../../src/observability';
 import { startTally, type TallyServer } from '../../src/server';
 import { createTestDatabase, type TestDatabase } from './database';
 
@@ -12,6 +12,8 @@ export interface TestServer {
   db: TestDatabase;
   /** Every log line the server wrote, parsed. */
   logs: Array<Record<string, unknown>>;
+  /** The same lines as written. */
+  rawLogs: string[];
   token(subject: string, role?: Role, options?: { expiresIn?: string | number }): Promise<string>;
   close(): Promise<void>;
 }
@@ -33,15 +35,20 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     ...env,
   });
   const logs: Array<Record<string, unknown>> = [];
+  const rawLogs: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {
       for (const line of chunk.toString('utf8').split('\n')) {
-        if (line.trim()) logs.push(JSON.parse(line) as Record<string, unknown>);
+        if (!line.trim()) continue;
+        rawLogs.push(line);
+        // Scrubbing works on the finished line: each must still be valid JSON.
+        logs.push(JSON.parse(line) as Record<string, unknown>);
       }
       callback();
     },
   });
-  const logger = pino({ level: 'debug' }, sink);
+  // The service's own logger (scrubbing included), at debug level, into `logs`.
+  const logger = createLogger('debug', { destination: sink, secrets: configSecrets(config) });
   const server = await startTally({ config, logger });
   const secret = config.jwt.secret ?? DEV_JWT_SECRET;
   return {
@@ -50,6 +57,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     config,
     db,
     logs,
+    rawLogs,
     token: (subject, role = 'user', options = {}) =>
       signToken({ secret, subject, role, expiresIn: options.expiresIn ?? '10m' }),
     async close() {
