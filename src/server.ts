@@ -43,6 +43,13 @@ export interface StartOptions {
   database?: Database;
 }
 
+/** What node-pg's Pool tells of its use. */
+interface PgPoolStats {
+  totalCount: number;
+  idleCount: number;
+  waitingCount: number;
+}
+
 /** The composition root: builds every part from the config and starts listening. */
 export async function startTally(options: StartOptions): Promise<TallyServer> {
   const { config } = options;
@@ -68,32 +75,49 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
       publicUrl: () => publicUrl,
       webhookUrl: () => `${ownUrl}/api/payment/callback`,
     });
-    const limits = createRateLimits(config, logger);
+    const limits = createRateLimits(config, logger, (limit) => metrics.rateLimited.inc({ limit }));
     const profiles = new ProfileService(dataSource);
-    // Live updates, announced only after the database commits what they describe.
+    // Live updates and metrics, told only after the database commits what they describe.
     const realtime = new Realtime(createPubSub(config.redisUrl, logger), logger);
     const ledger = new Ledger(dataSource, {
-      afterCommit: (movement) =>
+      afterCommit: (movement) => {
+        metrics.ledgerMovements.inc({ type: movement.transaction.type });
         realtime.publishBalance({
           userId: movement.transaction.userId,
           balance: movement.balance,
           transaction: movement.transaction,
-        }),
+        });
+      },
     });
     const billing = new BillingQueries(dataSource);
     // Read by PaymentService on each redirect (fixed up below once the port is known).
     const resultUrls = { successUrl: config.successUrl, cancelUrl: config.cancelUrl };
     const payments = new PaymentService(dataSource, ledger, provider, logger, resultUrls, {
-      orderChanged: (order) => realtime.publishOrder(order),
+      orderChanged: (order) => {
+        if (order.status === 'COMPLETED') metrics.payments.inc({ outcome: 'completed' });
+        if (order.status === 'CANCELLED') metrics.payments.inc({ outcome: 'cancelled' });
+        realtime.publishOrder(order);
+      },
+      paymentFailed: () => metrics.payments.inc({ outcome: 'failed' }),
+      refunded: (kind) => metrics.refunds.inc({ kind }),
+      webhookHandled: (kind, outcome, seconds) => {
+        metrics.webhookEvents.inc({ kind, outcome });
+        if (outcome !== 'rejected') metrics.webhookSeconds.observe({ kind }, seconds);
+      },
     });
-    const services = {
+    const checkout = new CheckoutService(
+      dataSource,
       profiles,
-      ledger,
-      checkout: new CheckoutService(dataSource, profiles, provider, logger, limits.checkout),
-      payments,
-      billing,
-      realtime,
-    };
+      provider,
+      logger,
+      limits.checkout,
+      (outcome) => {
+        metrics.checkouts.inc({ outcome });
+        // A checkout the provider could not start is a failed payment attempt.
+        if (outcome === 'provider_error') metrics.payments.inc({ outcome: 'failed' });
+      },
+    );
+    const services = { profiles, ledger, checkout, payments, billing, realtime };
     const schema = await buildTallySchema();
     const httpServer = createServer();
     httpServer.requestTimeout = 30_000;
@@ -137,6 +161,7 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
       logger,
       metrics,
       corsOrigins: config.corsOrigins,
+      metricsToken: config.metricsToken,
       graphql: graphql.middleware,
       ready: async () => {
         await dataSource.query('SELECT 1');
@@ -175,9 +200,53 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
               intervalMs: 60_000,
               run: async () => ({ settled: await ledger.settleExpiredReservations() }),
             },
+            {
+              name: 'credit-drift-check',
+              intervalMs: config.jobs.driftCheckIntervalSeconds * 1000,
+              run: async () => {
+                const drift = await ledger.drift();
+                const [{ users }] = (await dataSource.query(
+                  'SELECT count(*)::int AS users FROM user_profiles',
+                )) as Array<{ users: number }>;
+                metrics.driftUsers.set(drift.length);
+                metrics.users.set(users);
+                metrics.driftCheckedAt.set(Date.now() / 1000);
+                if (drift.length > 0) {
+                  logger.error(
+                    { users: drift.length, first: drift.slice(0, 10) },
+                    'critical: credit drift: balances differ from their transactions',
+                  );
+                }
+                return { users, drifting: drift.length };
+              },
+            },
           ]
         : [],
+      onRun: (job, outcome) => metrics.jobRuns.inc({ job, outcome }),
     });
+    // Read when /metrics is scraped.
+    const pool = (dataSource.driver as unknown as { master: PgPoolStats }).master;
+    metrics.gauge(
+      'tally_db_pool_connections',
+      'Database pool connections open',
+      () => pool.totalCount,
+    );
+    metrics.gauge('tally_db_pool_idle', 'Database pool connections idle', () => pool.idleCount);
+    metrics.gauge(
+      'tally_db_pool_waiting',
+      'Requests waiting for a database connection',
+      () => pool.waitingCount,
+    );
+    metrics.gauge(
+      'tally_websocket_connections',
+      'Open WebSocket connections',
+      () => ws.connections,
+    );
+    metrics.gauge(
+      'tally_realtime_subscribers',
+      'Live subscriptions on this instance',
+      () => realtime.subscriberCount,
+    );
 
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);

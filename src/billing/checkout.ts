@@ -34,6 +34,8 @@ export class CheckoutService {
     private readonly provider: PaymentProvider,
     private readonly logger: Logger,
     private readonly limit?: RateLimit,
+    /** Told how each checkout ended (metrics). */
+    private readonly onOutcome?: (outcome: 'created' | 'replayed' | 'provider_error') => void,
   ) {}
 
   async createCheckout(options: {
@@ -77,7 +79,10 @@ export class CheckoutService {
       if (scope) await storeIdempotentResponse(manager, scope, { orderId: order.id });
       return { kind: 'new', order };
     });
-    if (created.kind === 'replay') return this.replay(created.orderId);
+    if (created.kind === 'replay') {
+      this.onOutcome?.('replayed');
+      return this.replay(created.orderId);
+    }
 
     const order = created.order;
     let session;
@@ -111,8 +116,10 @@ export class CheckoutService {
           ]);
         }
       });
+      this.onOutcome?.('provider_error');
       throw new DomainError('PROVIDER_ERROR', 'The payment provider could not start a checkout');
     }
+    this.onOutcome?.('created');
     await this.dataSource.query(
       `UPDATE orders SET checkout_id = $2, checkout_url = $3, updated_at = now() WHERE id = $1`,
       [order.id, session.checkoutId, session.url],

@@ -1,3 +1,8 @@
 export { BillingQueries, type OrderPage } from './orders';
 export { CheckoutService, type CheckoutResult } from './checkout';
-export { PaymentService, creditsForRefund, type WebhookOutcome } from './payments';
+export {
+  PaymentService,
+  creditsForRefund,
+  type PaymentHooks,
+  type WebhookOutcome,
+} from './payments';

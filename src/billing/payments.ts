@@ -22,6 +22,22 @@ interface ConfirmedPayment {
   subscription?: ProviderPeriod | undefined;
 }
 
+/** What billing tells the outside (live updates, metrics), each once it has committed. */
+export interface PaymentHooks {
+  /** An order's status changed: the row as the change left it. */
+  orderChanged?: (order: Order) => void;
+  /** A webhook delivery was answered: its event kind, what became of it, how long it took. */
+  webhookHandled?: (
+    kind: string,
+    outcome: 'processed' | 'duplicate' | 'ignored' | 'failed' | 'rejected',
+    seconds: number,
+  ) => void;
+  /** The provider reported a payment failed (verification or reconciliation). */
+  paymentFailed?: () => void;
+  /** A provider refund was applied (of an order's payment or a renewal's). */
+  refunded?: (kind: 'order' | 'renewal') => void;
+}
+
 export interface WebhookOutcome {
   status: number;
   body: Record<string, unknown>;
@@ -68,8 +84,7 @@ export class PaymentService {
     private readonly provider: PaymentProvider,
     private readonly logger: Logger,
     private readonly urls: { successUrl: string; cancelUrl: string },
-    /** Told an order's id once a change of its status has committed (live updates). */
-    private readonly hooks: { orderChanged?: (order: Order) => void } = {},
+    private readonly hooks: PaymentHooks = {},
   ) {}
 
   /**
@@ -135,6 +150,7 @@ export class PaymentService {
       );
       return { location: to(this.urls.successUrl) };
     }
+    if (verification.status === 'failed') this.hooks.paymentFailed?.();
     if (
       status === 'cancel' ||
       verification.status === 'cancelled' ||
@@ -157,15 +173,22 @@ export class PaymentService {
     rawBody: Buffer,
     headers: Record<string, string | string[] | undefined>,
   ): Promise<WebhookOutcome> {
+    const started = performance.now();
+    const handled = (
+      kind: string,
+      outcome: Parameters<NonNullable<PaymentHooks['webhookHandled']>>[1],
+    ) => this.hooks.webhookHandled?.(kind, outcome, (performance.now() - started) / 1000);
     let parsed;
     try {
       parsed = this.provider.parseWebhook(rawBody, headers);
     } catch (error) {
       if (error instanceof WebhookSignatureError) {
         this.logger.warn({ reason: error.message }, 'webhook refused: bad signature');
+        handled('unknown', 'rejected');
         return { status: 401, body: { error: 'invalid signature' } };
       }
       if (error instanceof WebhookPayloadError) {
+        handled('unknown', 'rejected');
         return { status: 400, body: { error: error.message } };
       }
       throw error;
@@ -173,6 +196,16 @@ export class PaymentService {
     const { event, type, payload } = parsed;
     this.logger.info({ eventId: event.eventId, type }, 'webhook started');
     const outcome = await this.recordAndApply(event, type, payload);
+    handled(
+      event.kind,
+      !outcome.ok
+        ? 'failed'
+        : outcome.duplicate
+          ? 'duplicate'
+          : outcome.status === 'IGNORED'
+            ? 'ignored'
+            : 'processed',
+    );
     return outcome.ok
       ? {
           status: 200,
@@ -368,6 +401,7 @@ export class PaymentService {
       );
       this.logger.info({ orderId }, 'reconciled: completed');
     } else if (verification.status === 'cancelled' || verification.status === 'failed') {
+      if (verification.status === 'failed') this.hooks.paymentFailed?.();
       await this.cancelOrder(this.dataSource.manager, order.id);
       this.logger.info({ orderId, status: verification.status }, 'reconciled: cancelled');
     }
@@ -652,6 +686,8 @@ export class PaymentService {
     if (payment.kind === 'order' && refunded >= payment.amountMinor) {
       this.orderChanged(manager, updated);
     }
+    const refundedHook = this.hooks.refunded;
+    if (refundedHook) afterCommit(manager, () => refundedHook(payment.kind));
     return 'PROCESSED';
   }
 

@@ -62,7 +62,14 @@ export interface AppConfig {
   graphql: { maxDepth: number; maxCost: number };
   shutdownTimeoutMs: number;
   /** Scheduled jobs (src/jobs): stuck-order reconciliation, lapsed reservations. */
-  jobs: { enabled: boolean; reconcileIntervalSeconds: number; reconcileAfterMinutes: number };
+  jobs: {
+    enabled: boolean;
+    reconcileIntervalSeconds: number;
+    reconcileAfterMinutes: number;
+    driftCheckIntervalSeconds: number;
+  };
+  /** When set, /metrics wants `Authorization: Bearer <it>`. */
+  metricsToken: string | undefined;
   /** Live updates over graphql-ws: connection limits, keep-alive, slow-consumer buffer. */
   websocket: {
     maxConnections: number;
@@ -191,6 +198,11 @@ const envSchema = z.object({
   JOBS_ENABLED: bool,
   RECONCILE_INTERVAL_SECONDS: intInRange(10, 86_400),
   RECONCILE_AFTER_MINUTES: intInRange(1, 10_080),
+  DRIFT_CHECK_INTERVAL_SECONDS: intInRange(10, 86_400),
+  METRICS_TOKEN: z.preprocess(
+    emptyToUndefined,
+    z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+  ),
   WS_MAX_CONNECTIONS: intInRange(1, 1_000_000),
   WS_MAX_CONNECTIONS_PER_USER: intInRange(1, 10_000),
   WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: intInRange(1, 1000),
@@ -328,7 +340,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       enabled: e.JOBS_ENABLED ?? true,
       reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS ?? 300,
       reconcileAfterMinutes: e.RECONCILE_AFTER_MINUTES ?? 15,
+      driftCheckIntervalSeconds: e.DRIFT_CHECK_INTERVAL_SECONDS ?? 300,
     },
+    metricsToken: e.METRICS_TOKEN,
     websocket: {
       maxConnections: e.WS_MAX_CONNECTIONS ?? 10_000,
       maxConnectionsPerUser: e.WS_MAX_CONNECTIONS_PER_USER ?? 10,

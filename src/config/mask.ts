@@ -27,6 +27,7 @@ export function configSecrets(config: {
   paddle: { apiKey: string; webhookSecret: string } | undefined;
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
+  metricsToken?: string | undefined;
 }): string[] {
   const passwordOf = (url: string | undefined) => {
     try {
@@ -42,5 +43,6 @@ export function configSecrets(config: {
     config.paddle?.webhookSecret,
     passwordOf(config.databaseUrl),
     passwordOf(config.redisUrl),
+    config.metricsToken,
   ].filter((s): s is string => typeof s === 'string' && s.length > 0);
 }

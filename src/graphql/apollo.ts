@@ -51,6 +51,20 @@ export async function createGraphQLHttp(options: GraphQLHttpOptions): Promise<Gr
       }),
       ApolloServerPluginLandingPageDisabled(),
       subscriptionsOverWebSocketPlugin(),
+      {
+        async requestDidStart() {
+          const started = performance.now();
+          let operation = 'invalid';
+          return {
+            async didResolveOperation({ operation: resolved }) {
+              operation = resolved?.operation ?? 'invalid';
+            },
+            async willSendResponse() {
+              metrics.graphqlDuration.observe({ operation }, (performance.now() - started) / 1000);
+            },
+          };
+        },
+      },
       costLimitPlugin(limits.maxCost),
       ...(options.plugins ?? []),
     ],

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import { requestContext, requestIdFrom, type Logger, type Metrics } from '../observability';
 import { corsMiddleware } from './cors';
@@ -11,6 +12,8 @@ export interface HttpAppOptions {
   metrics: Metrics;
   corsOrigins: readonly string[];
   graphql: RequestHandler;
+  /** When set, /metrics wants it as a bearer token. */
+  metricsToken?: string | undefined;
   /** Resolves true when the database answers. */
   ready: () => Promise<boolean>;
   /** Routes an adapter serves itself (the mock provider's checkout pages). */
@@ -22,6 +25,12 @@ export interface HttpAppOptions {
 
 /** Largest JSON body accepted on /graphql. */
 export const MAX_BODY_BYTES = 100 * 1024;
+
+/** Compares two secrets in constant time (over their SHA-256, so lengths leak nothing). */
+function secretsEqual(given: string, expected: string): boolean {
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
 
 function jsonError(code: string, message: string) {
   return { errors: [{ message, extensions: { code } }] };
@@ -66,7 +75,17 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable' });
   });
 
-  app.get('/metrics', async (_req, res) => {
+  app.get('/metrics', async (req, res) => {
+    if (options.metricsToken) {
+      const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+      if (!secretsEqual(given, options.metricsToken)) {
+        res
+          .status(401)
+          .set('WWW-Authenticate', 'Bearer')
+          .json(jsonError('UNAUTHENTICATED', 'Metrics need the metrics token'));
+        return;
+      }
+    }
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 

@@ -25,8 +25,10 @@ export function startScheduler(options: {
   dataSource: DataSource;
   logger: Logger;
   jobs: Job[];
+  /** Told of each run on this instance (metrics). */
+  onRun?: (job: string, outcome: 'done' | 'failed') => void;
 }): Scheduler {
-  const { dataSource, logger, jobs } = options;
+  const { dataSource, logger, jobs, onRun } = options;
   const byName = new Map(jobs.map((job) => [job.name, job]));
   const running = new Set<Promise<unknown>>();
   let stopped = false;
@@ -50,8 +52,10 @@ export function startScheduler(options: {
     try {
       const summary = await job.run();
       logger.info({ job: job.name, ms: Date.now() - started, summary }, 'scheduled job done');
+      onRun?.(job.name, 'done');
     } catch (error) {
       logger.error({ err: error, job: job.name }, 'scheduled job failed');
+      onRun?.(job.name, 'failed');
     }
     return true;
   }

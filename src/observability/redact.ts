@@ -39,7 +39,7 @@ const PATTERNS: Array<[RegExp, string | ((match: string) => string)]> = [
   // Card-like numbers: 13 to 19 digits, spaces or dashes allowed, passing Luhn's check.
   // Not after a colon: a JSON number field (a timestamp) is not a card.
   [
-    /(?<![\d:.])(?:\d[ -]?){12,18}\d(?![\d])/g,
+    /(?<![A-Za-z0-9:.])(?:\d[ -]?){12,18}\d(?![A-Za-z0-9])/g,
     (m) => (luhnValid(m.replace(/[ -]/g, '')) ? '[card]' : m),
   ],
 ];

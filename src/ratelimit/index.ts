@@ -22,6 +22,7 @@ function limit(
   limiter: RateLimiterMemory | RateLimiterRedis,
   what: string,
   logger: Logger,
+  onReject?: () => void,
 ): RateLimit {
   return {
     async consume(key) {
@@ -29,6 +30,7 @@ function limit(
         await limiter.consume(key);
       } catch (rejection) {
         if (rejection instanceof RateLimiterRes) {
+          onReject?.();
           const retryAfterSeconds = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
           throw new DomainError(
             'RATE_LIMITED',
@@ -53,7 +55,10 @@ function limit(
 export function createRateLimits(
   config: Pick<AppConfig, 'redisUrl' | 'rateLimits'>,
   logger: Logger,
+  /** Told of each refusal, by limit (metrics). */
+  onReject?: (limit: 'checkout' | 'callback') => void,
 ): RateLimits {
+  const rejected = (which: 'checkout' | 'callback') => () => onReject?.(which);
   const specs = {
     checkout: { points: config.rateLimits.checkoutPerMinute, prefix: 'tally:rl:checkout' },
     callback: { points: config.rateLimits.callbackPerMinute, prefix: 'tally:rl:callback' },
@@ -64,11 +69,13 @@ export function createRateLimits(
         new RateLimiterMemory({ points: specs.checkout.points, duration: 60 }),
         'checkouts',
         logger,
+        rejected('checkout'),
       ),
       callback: limit(
         new RateLimiterMemory({ points: specs.callback.points, duration: 60 }),
         'callbacks',
         logger,
+        rejected('callback'),
       ),
       async close() {},
     };
@@ -89,8 +96,8 @@ export function createRateLimits(
       insuranceLimiter: new RateLimiterMemory({ points: spec.points, duration: 60 }),
     });
   return {
-    checkout: limit(shared(specs.checkout), 'checkouts', logger),
-    callback: limit(shared(specs.callback), 'callbacks', logger),
+    checkout: limit(shared(specs.checkout), 'checkouts', logger, rejected('checkout')),
+    callback: limit(shared(specs.callback), 'callbacks', logger, rejected('callback')),
     async close() {
       redis.disconnect();
     },

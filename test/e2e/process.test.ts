@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { alive, freePort, ROOT, startProcess } from '../support/process';
+import { alive, freePort, ROOT, startProcess, waitForOutput } from '../support/process';
 
 describe('the service process', () => {
   let dataDir: string;
@@ -24,6 +24,8 @@ describe('the service process', () => {
     const pgDir = path.join(dataDir, 'pg');
     const service = await startProcess({ PORT: String(port), EMBEDDED_PG_DATA_DIR: pgDir });
     children.push(service.child);
+    // Printed just after the "listening" log line, once the admin token is signed.
+    await waitForOutput(service, /Authorization: Bearer ey/);
     expect(service.output()).toMatch(/Playground: http:\/\/localhost:\d+\/graphql/);
     expect(service.output()).toMatch(/Authorization: Bearer ey/);
     const postmasterPid = Number(

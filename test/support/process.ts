@@ -48,6 +48,15 @@ export async function startProcess(env: Record<string, string>): Promise<Started
   return { child, output: () => output, exited };
 }
 
+/** Waits until the process has printed something matching `pattern` (5 s at most). */
+export async function waitForOutput(started: Started, pattern: RegExp): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!pattern.test(started.output())) {
+    if (Date.now() > deadline) throw new Error(`no ${String(pattern)} in:\n${started.output()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
