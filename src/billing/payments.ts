@@ -2,7 +2,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { findProduct } from '../catalog';
 import { Order, Subscription, WebhookEvent } from '../entities';
 import { afterCommit, runTransaction } from '../db';
-import { DomainError } from '../errors';
+import { DomainError, isDatabaseUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../errors';
 import { queryRows, type Ledger } from '../ledger';
 import { BillingQueries, orderFromRow } from './orders';
 import type { Logger } from '../observability';
@@ -41,6 +41,8 @@ export interface PaymentHooks {
 export interface WebhookOutcome {
   status: number;
   body: Record<string, unknown>;
+  /** With a 503: when the provider should try again. */
+  retryAfterSeconds?: number;
 }
 
 /** An event applies to a subscription's status only if it is not older than the last one applied. */
@@ -211,7 +213,13 @@ export class PaymentService {
           status: 200,
           body: { received: true, duplicate: outcome.duplicate, status: outcome.status },
         }
-      : { status: 500, body: { error: 'event not applied; retry' } };
+      : outcome.unavailable
+        ? {
+            status: 503,
+            body: { error: 'database unavailable; retry' },
+            retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS,
+          }
+        : { status: 500, body: { error: 'event not applied; retry' } };
   }
 
   /**
@@ -222,7 +230,10 @@ export class PaymentService {
     event: ProviderEvent,
     type: string,
     payload: unknown,
-  ): Promise<{ ok: true; duplicate: boolean; status: string } | { ok: false; error: string }> {
+  ): Promise<
+    | { ok: true; duplicate: boolean; status: string }
+    | { ok: false; error: string; unavailable: boolean }
+  > {
     const provider = this.provider.name;
     try {
       const outcome = await runTransaction(this.dataSource, async (manager) => {
@@ -279,7 +290,7 @@ export class PaymentService {
       } catch (recordError) {
         this.logger.error({ err: recordError, eventId: event.eventId }, 'webhook not recorded');
       }
-      return { ok: false, error: message };
+      return { ok: false, error: message, unavailable: isDatabaseUnavailable(error) };
     }
   }
 

@@ -40,6 +40,8 @@ export interface AppConfig {
   runMigrations: boolean;
   /** Connections in the service's PostgreSQL pool. */
   databasePoolSize: number;
+  /** How long a request waits for a free pool connection before it gets a 503. */
+  databasePoolWaitMs: number;
   redisUrl: string | undefined;
   jwt: {
     secret: string | undefined;
@@ -155,6 +157,7 @@ const envSchema = z.object({
   EMBEDDED_PG_DATA_DIR: optionalString,
   RUN_MIGRATIONS: bool,
   DATABASE_POOL_SIZE: intInRange(1, 500),
+  DATABASE_POOL_WAIT_MS: intInRange(100, 60_000),
   REDIS_URL: redisUrl,
   JWT_SECRET: z.preprocess(
     emptyToUndefined,
@@ -314,6 +317,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     embeddedDataDir: e.EMBEDDED_PG_DATA_DIR,
     runMigrations: e.RUN_MIGRATIONS ?? true,
     databasePoolSize: e.DATABASE_POOL_SIZE ?? 20,
+    databasePoolWaitMs: e.DATABASE_POOL_WAIT_MS ?? 3000,
     redisUrl: e.REDIS_URL,
     jwt: {
       secret: e.JWT_JWKS_URL ? undefined : (e.JWT_SECRET ?? DEV_JWT_SECRET),

@@ -8,6 +8,8 @@ export interface DataSourceOptions {
   url: string;
   /** Pool size; the ledger's throughput depends on it (see bench/). */
   poolSize?: number;
+  /** How long a query waits for a pool connection (or a new connection) before failing. */
+  poolWaitMs?: number;
   applicationName?: string;
 }
 
@@ -40,7 +42,9 @@ export function createDataSource(options: DataSourceOptions): DataSource {
       // A statement that runs away must not hold a pool connection forever.
       statement_timeout: 30_000,
       idle_in_transaction_session_timeout: 60_000,
-      connectionTimeoutMillis: 10_000,
+      // Bounds the wait for a free connection too: an exhausted pool fails requests in
+      // this time (503, Retry-After) instead of queueing them without end.
+      connectionTimeoutMillis: options.poolWaitMs ?? 10_000,
     },
   });
 }

@@ -18,7 +18,7 @@ export interface Database {
  */
 export async function openDatabase(
   config: Pick<AppConfig, 'databaseUrl' | 'embeddedDataDir' | 'runMigrations'> &
-    Partial<Pick<AppConfig, 'databasePoolSize'>>,
+    Partial<Pick<AppConfig, 'databasePoolSize' | 'databasePoolWaitMs'>>,
   logger: Logger,
 ): Promise<Database> {
   let embedded: EmbeddedPostgres | undefined;
@@ -32,6 +32,7 @@ export async function openDatabase(
   const dataSource = createDataSource({
     url,
     ...(config.databasePoolSize ? { poolSize: config.databasePoolSize } : {}),
+    ...(config.databasePoolWaitMs ? { poolWaitMs: config.databasePoolWaitMs } : {}),
   });
   try {
     await dataSource.initialize();

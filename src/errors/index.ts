@@ -5,3 +5,4 @@ export {
   type ErrorCode,
   type DomainErrorOptions,
 } from './domain-error';
+export { isDatabaseUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from './unavailable';

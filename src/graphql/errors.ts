@@ -2,7 +2,14 @@ import type { GraphQLFormattedError } from 'graphql';
 import { GraphQLError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { ArgumentValidationError, type MiddlewareFn } from 'type-graphql';
-import { type DomainError, ERROR_CODES, isDomainError, type ErrorCode } from '../errors';
+import {
+  DomainError,
+  ERROR_CODES,
+  isDatabaseUnavailable,
+  isDomainError,
+  UNAVAILABLE_RETRY_AFTER_SECONDS,
+  type ErrorCode,
+} from '../errors';
 import { currentRequestId, type Logger } from '../observability';
 import type { GraphQLContext } from './context';
 
@@ -17,6 +24,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
   RESERVATION_NOT_ACTIVE: 409,
   RATE_LIMITED: 429,
   PROVIDER_ERROR: 502,
+  SERVICE_UNAVAILABLE: 503,
   INTERNAL_SERVER_ERROR: 500,
 });
 
@@ -35,6 +43,17 @@ const DOCUMENT_ERROR_CODES = new Set([
   'PERSISTED_QUERY_NOT_FOUND',
   'PERSISTED_QUERY_NOT_SUPPORTED',
 ]);
+
+/** What a client is told while the database cannot be reached. */
+export function unavailable(): DomainError {
+  return new DomainError(
+    'SERVICE_UNAVAILABLE',
+    'The service is briefly unavailable; retry shortly',
+    {
+      retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS,
+    },
+  );
+}
 
 /** The one mapping from a domain error to what a client sees. */
 export function domainErrorToGraphQL(error: DomainError): GraphQLError {
@@ -84,6 +103,10 @@ export function toClientError(error: unknown, logger: Logger): GraphQLError {
   }
   if (error instanceof GraphQLError && KNOWN_CODES.has(String(error.extensions['code']))) {
     return error;
+  }
+  if (isDatabaseUnavailable(error)) {
+    logger.warn({ err: error }, 'database unavailable');
+    return domainErrorToGraphQL(unavailable());
   }
   logger.error({ err: error }, 'unexpected error in a resolver');
   return maskedError();

@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { isDatabaseUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../errors';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import { requestContext, requestIdFrom, type Logger, type Metrics } from '../observability';
 import { corsMiddleware } from './cors';
@@ -72,6 +73,7 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
 
   app.get('/readyz', async (_req, res) => {
     const ready = await options.ready().catch(() => false);
+    if (!ready) res.set('Retry-After', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable' });
   });
 
@@ -115,6 +117,14 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
       res.status(400).json(jsonError('BAD_USER_INPUT', 'Malformed JSON body'));
     } else if (status >= 400 && status < 500) {
       res.status(status).json(jsonError('BAD_USER_INPUT', 'Bad request'));
+    } else if (isDatabaseUnavailable(error)) {
+      logger.warn({ err: error }, 'database unavailable');
+      res
+        .status(503)
+        .set('Retry-After', String(UNAVAILABLE_RETRY_AFTER_SECONDS))
+        .json(
+          jsonError('SERVICE_UNAVAILABLE', 'The service is briefly unavailable; retry shortly'),
+        );
     } else {
       logger.error({ err: error }, 'unhandled error in an HTTP route');
       res.status(500).json(jsonError('INTERNAL_SERVER_ERROR', 'Internal server error'));

@@ -1,6 +1,6 @@
 import express, { type Request, type Response, type Router } from 'express';
 import type { PaymentService } from '../billing';
-import { isDomainError } from '../errors';
+import { isDatabaseUnavailable, isDomainError, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../errors';
 import type { RateLimit } from '../ratelimit';
 
 /** Largest webhook body accepted; providers' events are a few kilobytes. */
@@ -62,6 +62,11 @@ export function paymentRoutes(payments: PaymentService, limit?: RateLimit): Rout
         page(res, STATUS_BY_CODE[error.code]!, 'Payment', error.message);
         return;
       }
+      if (isDatabaseUnavailable(error)) {
+        res.set('Retry-After', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
+        page(res, 503, 'Payment', 'We could not check your payment just now. Reload in a moment.');
+        return;
+      }
       throw error;
     }
   });
@@ -72,6 +77,9 @@ export function paymentRoutes(payments: PaymentService, limit?: RateLimit): Rout
     async (req: Request, res: Response) => {
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const outcome = await payments.handleWebhook(body, req.headers);
+      if (outcome.retryAfterSeconds !== undefined) {
+        res.set('Retry-After', String(outcome.retryAfterSeconds));
+      }
       // Only refused signatures count against the sender's IP. The provider's verified
       // deliveries are never limited, however many a burst or a retry storm brings: refusing
       // them would only delay payments. Forgers meet the limit after their first refusals.

@@ -48,6 +48,56 @@ export async function startProcess(env: Record<string, string>): Promise<Started
   return { child, output: () => output, exited };
 }
 
+/**
+ * PostgreSQL in a child process (embedded-pg-child.ts) on a fixed port: `stop()` shuts it
+ * down cleanly; starting again on the same folder and port brings the same data back.
+ */
+export async function startDatabaseProcess(
+  dataDir: string,
+  port: number,
+  database: string,
+): Promise<{ url: string; stop: () => Promise<void> }> {
+  const child = spawn(
+    process.execPath,
+    [
+      '-r',
+      'ts-node/register',
+      path.join(__dirname, 'embedded-pg-child.ts'),
+      dataDir,
+      String(port),
+      database,
+    ],
+    {
+      cwd: ROOT,
+      env: {
+        PATH: process.env['PATH'] ?? '',
+        HOME: process.env['HOME'] ?? '/tmp',
+        TS_NODE_SWC: 'true',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const line = output.split('\n').find((l) => l.startsWith('{'));
+      if (line) resolve((JSON.parse(line) as { url: string }).url);
+    });
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('exit', (code) => reject(new Error(`database process exited (${code}): ${output}`)));
+  });
+  return {
+    url,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
 /** Waits until the process has printed something matching `pattern` (5 s at most). */
 export async function waitForOutput(started: Started, pattern: RegExp): Promise<void> {
   const deadline = Date.now() + 5000;
