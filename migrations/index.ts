@@ -7,6 +7,7 @@ import { Checkout1795740000000 } from './1795740000000-Checkout';
 import { JobRuns1795750000000 } from './1795750000000-JobRuns';
 import { SubscriptionStatusTime1795760000000 } from './1795760000000-SubscriptionStatusTime';
 import { RenewalPayments1795770000000 } from './1795770000000-RenewalPayments';
+import { DropJobRuns1795780000000 } from './1795780000000-DropJobRuns';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the service, the tests and
@@ -24,4 +25,5 @@ export const MIGRATIONS: Function[] = [
   JobRuns1795750000000,
   SubscriptionStatusTime1795760000000,
   RenewalPayments1795770000000,
+  DropJobRuns1795780000000,
 ];

@@ -184,25 +184,25 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
     });
     httpServer.on('request', app);
 
-    const scheduler = startScheduler({
-      dataSource,
+    const scheduler = await startScheduler({
+      databaseUrl: database.url,
       logger,
       jobs: config.jobs.enabled
         ? [
             {
               name: 'reconcile-stuck-orders',
-              intervalMs: config.jobs.reconcileIntervalSeconds * 1000,
+              cron: config.jobs.reconcileCron,
               run: async () =>
                 (await payments.reconcileStuckOrders(config.jobs.reconcileAfterMinutes)).settled,
             },
             {
               name: 'settle-expired-reservations',
-              intervalMs: 60_000,
+              cron: '* * * * *',
               run: async () => ({ settled: await ledger.settleExpiredReservations() }),
             },
             {
               name: 'credit-drift-check',
-              intervalMs: config.jobs.driftCheckIntervalSeconds * 1000,
+              cron: config.jobs.driftCheckCron,
               run: async () => {
                 const drift = await ledger.drift();
                 const [{ users }] = (await dataSource.query(
@@ -223,6 +223,7 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
           ]
         : [],
       onRun: (job, outcome) => metrics.jobRuns.inc({ job, outcome }),
+      pollSeconds: config.jobs.pollSeconds,
     });
     // Read when /metrics is scraped.
     const pool = (dataSource.driver as unknown as { master: PgPoolStats }).master;

@@ -66,9 +66,12 @@ export interface AppConfig {
   /** Scheduled jobs (src/jobs): stuck-order reconciliation, lapsed reservations. */
   jobs: {
     enabled: boolean;
-    reconcileIntervalSeconds: number;
+    /** Cron schedules (UTC, minute granularity). */
+    reconcileCron: string;
     reconcileAfterMinutes: number;
-    driftCheckIntervalSeconds: number;
+    driftCheckCron: string;
+    /** How often an idle job worker looks for a run. */
+    pollSeconds: number;
   };
   /** When set, /metrics wants `Authorization: Bearer <it>`. */
   metricsToken: string | undefined;
@@ -92,6 +95,17 @@ export class ConfigError extends Error {
 const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 
 const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
+
+/** A five-field cron expression (minute hour day-of-month month day-of-week). */
+const cron = z.preprocess(
+  emptyToUndefined,
+  z
+    .string()
+    .regex(/^\s*([0-9*,/-]+\s+){4}[0-9A-Za-z*,/-]+\s*$/, {
+      message: 'must be a five-field cron expression, e.g. */5 * * * *',
+    })
+    .optional(),
+);
 
 const httpUrl = z.preprocess(
   emptyToUndefined,
@@ -199,9 +213,10 @@ const envSchema = z.object({
   GRAPHQL_MAX_COST: intInRange(10, 100_000),
   SHUTDOWN_TIMEOUT_MS: intInRange(100, 60_000),
   JOBS_ENABLED: bool,
-  RECONCILE_INTERVAL_SECONDS: intInRange(10, 86_400),
+  RECONCILE_CRON: cron,
   RECONCILE_AFTER_MINUTES: intInRange(1, 10_080),
-  DRIFT_CHECK_INTERVAL_SECONDS: intInRange(10, 86_400),
+  DRIFT_CHECK_CRON: cron,
+  JOBS_POLL_SECONDS: intInRange(1, 60),
   METRICS_TOKEN: z.preprocess(
     emptyToUndefined,
     z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
@@ -342,9 +357,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS ?? 8000,
     jobs: {
       enabled: e.JOBS_ENABLED ?? true,
-      reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS ?? 300,
+      reconcileCron: e.RECONCILE_CRON ?? '*/5 * * * *',
       reconcileAfterMinutes: e.RECONCILE_AFTER_MINUTES ?? 15,
-      driftCheckIntervalSeconds: e.DRIFT_CHECK_INTERVAL_SECONDS ?? 300,
+      driftCheckCron: e.DRIFT_CHECK_CRON ?? '*/5 * * * *',
+      pollSeconds: e.JOBS_POLL_SECONDS ?? 5,
     },
     metricsToken: e.METRICS_TOKEN,
     websocket: {

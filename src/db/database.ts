@@ -7,6 +7,8 @@ import { resolveDataDir, startEmbeddedPostgres, type EmbeddedPostgres } from './
 
 export interface Database {
   dataSource: DataSource;
+  /** The connection string in use (DATABASE_URL, or the embedded cluster's). */
+  url: string;
   /** The embedded cluster, when no DATABASE_URL was given. */
   embedded: EmbeddedPostgres | undefined;
   close(): Promise<void>;
@@ -51,6 +53,7 @@ export async function openDatabase(
   let closed = false;
   return {
     dataSource,
+    url,
     embedded,
     async close() {
       if (closed) return;

@@ -1,7 +1,6 @@
 import { CreditReservation } from './credit-reservation.entity';
 import { CreditTransaction } from './credit-transaction.entity';
 import { IdempotencyKey } from './idempotency-key.entity';
-import { JobRun } from './job-run.entity';
 import { MockPayment } from './mock-payment.entity';
 import { MockRenewal } from './mock-renewal.entity';
 import { Order } from './order.entity';
@@ -15,7 +14,6 @@ export {
   CreditReservation,
   CreditTransaction,
   IdempotencyKey,
-  JobRun,
   MockPayment,
   MockRenewal,
   Order,
@@ -48,6 +46,5 @@ export const ENTITIES = [
   MockPayment,
   MockRenewal,
   ProviderRefund,
-  JobRun,
   SubscriptionPayment,
 ];

@@ -1,53 +1,52 @@
-import type { DataSource } from 'typeorm';
+import PgBoss from 'pg-boss';
 import type { Logger } from '../observability';
 
 export interface Job {
-  /** Unique across the deployment; the row in job_runs. */
+  /** Unique across the deployment: the pg-boss queue and schedule. */
   name: string;
-  intervalMs: number;
+  /** When it runs (cron, UTC, minute granularity), e.g. every five minutes: `*\/5 * * * *`. */
+  cron: string;
   run(): Promise<unknown>;
 }
 
 export interface Scheduler {
-  /** Runs a job now if its period is due on no instance yet (for tests and operators). */
-  runIfDue(name: string): Promise<boolean>;
+  /** Queues a run now (once across instances while one is waiting); for operators and tests. */
+  trigger(name: string): Promise<boolean>;
+  /** Runs a job here and now, outside the queue; for operators and tests. */
+  runNow(name: string): Promise<boolean>;
   stop(): Promise<void>;
 }
 
+/** The schema pg-boss keeps its queues, jobs and schedules in (its own, beside Tally's). */
+export const JOBS_SCHEMA = 'pgboss';
+
+const NO_JOBS: Scheduler = {
+  trigger: async () => false,
+  runNow: async () => false,
+  async stop() {},
+};
+
 /**
- * Runs each job once per interval across every instance sharing the database: an instance
- * runs a job only if its conditional UPDATE of job_runs moves the last run forward, so two
- * instances ticking together run it once. Nothing is held between runs, a crashed instance
- * blocks nothing, and a restart picks up where the table says. Each instance ticks at a
- * tenth of the interval (with jitter) to notice a due job soon after it is due.
+ * Scheduled jobs on pg-boss, in PostgreSQL: each job's cron schedule is stored once, every
+ * instance's clock sends at most one run per tick, and one worker across all instances takes
+ * it (SKIP LOCKED). Runs survive restarts: a run taken by an instance that crashes expires
+ * and is taken again. A queue's `stately` policy keeps at most one run of a job waiting and one active.
+ * Each run is logged and reported through `onRun`.
  */
-export function startScheduler(options: {
-  dataSource: DataSource;
+export async function startScheduler(options: {
+  databaseUrl: string;
   logger: Logger;
   jobs: Job[];
   /** Told of each run on this instance (metrics). */
   onRun?: (job: string, outcome: 'done' | 'failed') => void;
-}): Scheduler {
-  const { dataSource, logger, jobs, onRun } = options;
+  /** How often an idle worker looks for a run, in seconds (default 5). */
+  pollSeconds?: number;
+}): Promise<Scheduler> {
+  const { logger, jobs, onRun } = options;
+  if (jobs.length === 0) return NO_JOBS;
   const byName = new Map(jobs.map((job) => [job.name, job]));
-  const running = new Set<Promise<unknown>>();
-  let stopped = false;
 
-  async function claim(job: Job): Promise<boolean> {
-    const rows = (await dataSource.query(
-      `INSERT INTO job_runs (name, last_run_at) VALUES ($1, now())
-       ON CONFLICT (name) DO UPDATE SET last_run_at = now()
-       WHERE job_runs.last_run_at <= now() - make_interval(secs => $2)
-       RETURNING name`,
-      [job.name, job.intervalMs / 1000],
-    )) as unknown[];
-    return rows.length === 1;
-  }
-
-  async function runIfDue(name: string): Promise<boolean> {
-    const job = byName.get(name);
-    if (!job || stopped) return false;
-    if (!(await claim(job))) return false;
+  const run = async (job: Job): Promise<void> => {
     const started = Date.now();
     try {
       const summary = await job.run();
@@ -56,32 +55,53 @@ export function startScheduler(options: {
     } catch (error) {
       logger.error({ err: error, job: job.name }, 'scheduled job failed');
       onRun?.(job.name, 'failed');
+      throw error;
     }
-    return true;
-  }
+  };
 
-  const timers = jobs.map((job) => {
-    const tick = Math.max(1000, Math.floor(job.intervalMs / 10));
-    const timer = setInterval(
-      () => {
-        const run = runIfDue(job.name).catch((error: unknown) =>
-          logger.warn({ err: error, job: job.name }, 'scheduled job could not be claimed'),
-        );
-        running.add(run);
-        void run.finally(() => running.delete(run));
-      },
-      tick + Math.floor(Math.random() * 250),
-    );
-    timer.unref();
-    return timer;
+  const boss = new PgBoss({
+    connectionString: options.databaseUrl,
+    schema: JOBS_SCHEMA,
+    max: 3,
+    application_name: 'tally-jobs',
   });
+  boss.on('error', (error: Error) => logger.warn({ err: error }, 'job queue error (retrying)'));
+  await boss.start();
+  for (const job of jobs) {
+    await boss.createQueue(job.name, {
+      name: job.name,
+      policy: 'stately',
+      // A run that fails waits for the next tick; one taken by a crashed instance expires.
+      retryLimit: 0,
+      expireInSeconds: 15 * 60,
+    });
+    await boss.schedule(job.name, job.cron, {}, { tz: 'UTC' });
+    await boss.work(
+      job.name,
+      { pollingIntervalSeconds: options.pollSeconds ?? 5, batchSize: 1 },
+      async () => run(job),
+    );
+  }
+  logger.info({ jobs: jobs.map((j) => `${j.name} ${j.cron}`) }, 'scheduled jobs ready');
 
+  let stopped = false;
   return {
-    runIfDue,
+    async trigger(name) {
+      if (!byName.has(name) || stopped) return false;
+      // One waiting run per job, whichever instance asks.
+      const id = await boss.send(name, {}, { singletonKey: name });
+      return id !== null;
+    },
+    async runNow(name) {
+      const job = byName.get(name);
+      if (!job || stopped) return false;
+      await run(job).catch(() => undefined);
+      return true;
+    },
     async stop() {
+      if (stopped) return;
       stopped = true;
-      for (const timer of timers) clearInterval(timer);
-      await Promise.allSettled([...running]);
+      await boss.stop({ graceful: true, wait: true, timeout: 5000 });
     },
   };
 }

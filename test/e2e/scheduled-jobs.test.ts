@@ -1,59 +1,122 @@
 import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+import PgBoss from 'pg-boss';
 import request from 'supertest';
+import { JOBS_SCHEMA } from '../../src/jobs';
 import { CreateCheckoutDocument, MyBillingDocument } from '../generated/graphql';
 import { gql } from '../support/graphql';
 import { startTestServer, type TestServer } from '../support/server';
 
-/** Two instances on one database: the stuck-order reconciliation runs once per period. */
+const JOBS = { JOBS_ENABLED: 'true', JOBS_POLL_SECONDS: '1', RECONCILE_AFTER_MINUTES: '1' };
+
+async function until(check: () => Promise<boolean>, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Scheduled jobs on pg-boss, with two instances on one database. */
 describe('scheduled jobs across instances', () => {
   let a: TestServer;
   let b: TestServer;
 
   beforeAll(async () => {
-    const env = { RECONCILE_INTERVAL_SECONDS: '10', RECONCILE_AFTER_MINUTES: '1' };
-    a = await startTestServer(env);
-    b = await startTestServer({ ...env, DATABASE_URL: a.db.url });
+    a = await startTestServer(JOBS);
+    b = await startTestServer({ ...JOBS, DATABASE_URL: a.db.url });
   });
   afterAll(async () => {
     await b?.close();
     await a?.close();
   });
 
-  it('a paid order whose webhook was lost is completed by one instance, once', async () => {
+  /** A paid order whose webhook was lost, old enough for the reconciliation job. */
+  async function lostWebhookOrder(server: TestServer) {
     const userId = `sched-${randomUUID()}`;
-    const token = await a.token(userId);
-    const created = await gql(a.url, CreateCheckoutDocument, {
+    const token = await server.token(userId);
+    const created = await gql(server.url, CreateCheckoutDocument, {
       token,
       variables: { input: { productId: 'credits-100' } },
     });
     const { id: orderId, checkoutId } = created.data!.createCheckout.order;
-    await request(a.url).post(`/mock-checkout/${checkoutId}/pay`).send({ sendWebhook: false });
-    const ds = a.server.dataSource;
-    await ds.query(`UPDATE orders SET created_at = now() - interval '5 minutes' WHERE id = $1`, [
-      orderId,
-    ]);
-    // Make the job due now on both instances; their timers race for it.
-    await ds.query(`DELETE FROM job_runs`);
+    await request(server.url).post(`/mock-checkout/${checkoutId}/pay`).send({ sendWebhook: false });
+    await server.server.dataSource.query(
+      `UPDATE orders SET created_at = now() - interval '5 minutes' WHERE id = $1`,
+      [orderId],
+    );
+    return { userId, orderId };
+  }
 
-    const deadline = Date.now() + 8000;
-    let status = 'PENDING';
-    while (status === 'PENDING' && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 200));
-      [{ status }] = await ds.query('SELECT status FROM orders WHERE id = $1', [orderId]);
-    }
-    expect(status).toBe('COMPLETED');
+  const status = async (orderId: string) =>
+    (
+      (await a.server.dataSource.query('SELECT status FROM orders WHERE id = $1', [
+        orderId,
+      ])) as Array<{
+        status: string;
+      }>
+    )[0]!.status;
+
+  it('every job is scheduled once, in the database, with its cron', async () => {
+    const schedules = (await a.server.dataSource.query(
+      `SELECT name, cron FROM ${JOBS_SCHEMA}.schedule ORDER BY name`,
+    )) as Array<{ name: string; cron: string }>;
+    expect(schedules).toEqual([
+      { name: 'credit-drift-check', cron: '*/5 * * * *' },
+      { name: 'reconcile-stuck-orders', cron: '*/5 * * * *' },
+      { name: 'settle-expired-reservations', cron: '* * * * *' },
+    ]);
+  });
+
+  it('a run asked for on both instances at once happens once: the lost webhook is reconciled', async () => {
+    const { userId, orderId } = await lostWebhookOrder(a);
+    const asked = await Promise.all([
+      a.server.scheduler.trigger('reconcile-stuck-orders'),
+      b.server.scheduler.trigger('reconcile-stuck-orders'),
+    ]);
+    expect(asked.filter(Boolean)).toHaveLength(1);
+    await until(async () => (await status(orderId)) === 'COMPLETED');
     const me = await gql(b.url, MyBillingDocument, { token: await b.token(userId) });
     expect(me.data?.me.credits).toBe(100);
-
-    const completedRuns = [...a.logs, ...b.logs].filter(
+    await new Promise((r) => setTimeout(r, 1500));
+    const runs = [...a.logs, ...b.logs].filter(
       (line) =>
         line['msg'] === 'scheduled job done' &&
         line['job'] === 'reconcile-stuck-orders' &&
         (line['summary'] as Record<string, number> | undefined)?.['COMPLETED'] === 1,
     );
-    expect(completedRuns).toHaveLength(1);
-    // Within the period, neither instance may run it again.
-    expect(await a.server.scheduler.runIfDue('reconcile-stuck-orders')).toBe(false);
-    expect(await b.server.scheduler.runIfDue('reconcile-stuck-orders')).toBe(false);
+    expect(runs).toHaveLength(1);
+  });
+
+  it('a run queued while no instance is up is done when one starts', async () => {
+    const { orderId } = await lostWebhookOrder(a);
+    // Stop both services (their database stays).
+    await b.server.close();
+    await a.server.close();
+    // Nothing of Tally runs now; the run waits in PostgreSQL.
+    const boss = new PgBoss({ connectionString: a.db.url, schema: JOBS_SCHEMA });
+    await boss.start();
+    expect(await boss.send('reconcile-stuck-orders', {})).not.toBeNull();
+    await boss.stop({ graceful: false, wait: true });
+    expect(await statusVia(a.db.url, orderId)).toBe('PENDING');
+    const c = await startTestServer({ ...JOBS, DATABASE_URL: a.db.url });
+    try {
+      await until(async () => (await statusVia(a.db.url, orderId)) === 'COMPLETED');
+    } finally {
+      await c.close();
+    }
   });
 });
+
+async function statusVia(url: string, orderId: string): Promise<string> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const res = await client.query<{ status: string }>('SELECT status FROM orders WHERE id = $1', [
+      orderId,
+    ]);
+    return res.rows[0]!.status;
+  } finally {
+    await client.end();
+  }
+}

@@ -59,7 +59,6 @@ describe('migrations', () => {
       'credit_reservations',
       'credit_transactions',
       'idempotency_keys',
-      'job_runs',
       'mock_payments',
       'mock_renewals',
       'orders',

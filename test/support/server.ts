@@ -32,6 +32,8 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     // Every test request comes from 127.0.0.1: only the rate-limit tests want the real limit.
     RATE_LIMIT_CALLBACK_PER_MINUTE: '1000000',
     RATE_LIMIT_CHECKOUT_PER_MINUTE: '100000',
+    // Scheduled jobs (pg-boss) only where a test asks for them.
+    JOBS_ENABLED: 'false',
     ...env,
   });
   const logs: Array<Record<string, unknown>> = [];
