@@ -19,6 +19,8 @@ export interface GraphQLContext {
   caller: Caller;
   services: GraphQLServices;
   logger: Logger;
+  /** Over WebSocket: the connection's id, carried by the log lines of its operations. */
+  requestId?: string;
   /** Over WebSocket only: what subscriptions need of their connection. */
   live?: {
     /** Events buffered per subscription for a client that is not reading. */

@@ -6,7 +6,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Caller, TokenVerifier } from '../auth';
 import { isDomainError } from '../errors';
-import type { Logger } from '../observability';
+import { requestContext, requestIdFrom, type Logger } from '../observability';
 import type { GraphQLContext, GraphQLServices } from './context';
 import { createFormatError, documentError } from './errors';
 import { depthLimitRule, queryCost } from './limits';
@@ -36,6 +36,10 @@ export const WS_CLOSE = {
   slowConsumer: 1008,
 } as const;
 
+function requestIdOf(context: unknown): string {
+  return (context as GraphQLContext | undefined)?.requestId ?? 'websocket';
+}
+
 /** setTimeout's longest delay; a later expiry is re-checked then. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -43,6 +47,8 @@ type Extra = {
   socket: WebSocket;
   request: IncomingMessage;
   caller?: Caller;
+  /** The upgrade request's sane X-Request-Id, or a new id: on every log line of the connection. */
+  requestId?: string;
   /** The user this connection counts against, once admitted. */
   countedAs?: string;
   expiry?: NodeJS.Timeout;
@@ -115,11 +121,15 @@ export function createGraphQLWs(options: GraphQLWsOptions): GraphQLWs {
   const cleanup = useServer<Record<string, unknown>, Extra>(
     {
       schema,
-      execute,
-      subscribe,
+      // Operations run with the connection's id in the logging context, as HTTP requests do.
+      execute: (args) =>
+        requestContext.run({ requestId: requestIdOf(args.contextValue) }, () => execute(args)),
+      subscribe: (args) =>
+        requestContext.run({ requestId: requestIdOf(args.contextValue) }, () => subscribe(args)),
       // Every connection is authenticated in connection_init (the token as
       // `authorization: "Bearer …"`): no token or a bad one is refused with 4403.
       onConnect: async (ctx) => {
+        ctx.extra.requestId = requestIdFrom(ctx.extra.request.headers['x-request-id']);
         const params = (ctx.connectionParams ?? {}) as ConnectionInitMessage['payload'] & {
           authorization?: unknown;
           Authorization?: unknown;
@@ -154,6 +164,7 @@ export function createGraphQLWs(options: GraphQLWsOptions): GraphQLWs {
       },
       onClose: (ctx) => release(ctx.extra),
       context: (ctx): GraphQLContext => ({
+        ...(ctx.extra.requestId ? { requestId: ctx.extra.requestId } : {}),
         caller: ctx.extra.caller ?? { kind: 'anonymous' },
         services,
         logger,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
+import WebSocket from 'ws';
 import { mockSignature } from '../../src/providers';
 import { CreateCheckoutDocument, DeductCreditsDocument } from '../generated/graphql';
 import { FakePaddle } from '../support/fake-paddle';
@@ -72,6 +73,32 @@ describe('logs: request ids and no secrets', () => {
     const lines = t.logs.filter((l) => l['eventId'] === event.id);
     expect(lines.length).toBeGreaterThan(0);
     for (const line of lines) expect(line['requestId']).toBe('webhook-trace-7');
+  });
+
+  it("a WebSocket connection's operations log with its id", async () => {
+    const admin = await t.token('ops', 'admin');
+    const ws = new WebSocket(`${t.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws', {
+      headers: { 'x-request-id': 'ws-trace-9' },
+    });
+    await new Promise((resolve) => ws.once('open', resolve));
+    ws.send(
+      JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${admin}` } }),
+    );
+    await new Promise((resolve) => ws.once('message', resolve));
+    const orderId = randomUUID();
+    ws.send(
+      JSON.stringify({
+        id: '1',
+        type: 'subscribe',
+        payload: { query: `mutation { reconcileOrder(orderId: "${orderId}") { id } }` },
+      }),
+    );
+    await new Promise((resolve) => ws.once('message', resolve));
+    ws.close();
+    const line = t.logs.find(
+      (l) => l['msg'] === 'admin reconciles an order' && l['orderId'] === orderId,
+    );
+    expect(line?.['requestId']).toBe('ws-trace-9');
   });
 
   it('planted tokens, keys, signatures, e-mails and card numbers appear in no log line', async () => {
