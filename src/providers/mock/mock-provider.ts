@@ -103,6 +103,23 @@ const dataSchemas = {
   }),
 } as const;
 
+/** What a refund of `payment` takes: all that is left by default, never more; as a provider refuses. */
+function refundAmount(
+  payment: { amountMinor: number; refundedMinor: number },
+  requested: number | undefined,
+): number {
+  const left = payment.amountMinor - payment.refundedMinor;
+  if (left === 0) throw new MockProviderRefusal('Payment already refunded', 409);
+  const amount = requested ?? left;
+  if (!Number.isSafeInteger(amount) || amount <= 0) {
+    throw new MockProviderRefusal('amount must be a positive integer', 400);
+  }
+  if (amount > left) {
+    throw new MockProviderRefusal(`amount exceeds the ${left} left to refund`, 409);
+  }
+  return amount;
+}
+
 /**
  * A hosted payment provider that runs inside Tally, for development and tests: checkout
  * pages with Pay and Cancel, signed webhooks over real HTTP, and the dashboard's actions
@@ -268,15 +285,7 @@ export class MockProvider implements PaymentProvider {
     if (transactionId !== undefined && transactionId !== row.transactionId) {
       return this.refundRenewal(row, transactionId, amountMinor);
     }
-    const left = row.amountMinor - row.refundedMinor;
-    if (left === 0) throw new MockProviderRefusal('Payment already refunded', 409);
-    const amount = amountMinor ?? left;
-    if (!Number.isSafeInteger(amount) || amount <= 0) {
-      throw new MockProviderRefusal('amount must be a positive integer', 400);
-    }
-    if (amount > left) {
-      throw new MockProviderRefusal(`amount exceeds the ${left} left to refund`, 409);
-    }
+    const amount = refundAmount(row, amountMinor);
     const result = (await this.options.dataSource.query(
       `UPDATE mock_payments SET refunded_minor = refunded_minor + $2, updated_at = now()
        WHERE checkout_id = $1 AND refunded_minor + $2 <= amount_minor RETURNING checkout_id`,
@@ -302,15 +311,7 @@ export class MockProvider implements PaymentProvider {
       .getRepository(MockRenewal)
       .findOneBy({ transactionId, checkoutId: row.checkoutId });
     if (!renewal) throw new MockProviderRefusal('No such payment of this checkout', 404);
-    const left = renewal.amountMinor - renewal.refundedMinor;
-    if (left === 0) throw new MockProviderRefusal('Payment already refunded', 409);
-    const amount = amountMinor ?? left;
-    if (!Number.isSafeInteger(amount) || amount <= 0) {
-      throw new MockProviderRefusal('amount must be a positive integer', 400);
-    }
-    if (amount > left) {
-      throw new MockProviderRefusal(`amount exceeds the ${left} left to refund`, 409);
-    }
+    const amount = refundAmount(renewal, amountMinor);
     const result = (await this.options.dataSource.query(
       `UPDATE mock_renewals SET refunded_minor = refunded_minor + $2
        WHERE transaction_id = $1 AND refunded_minor + $2 <= amount_minor RETURNING transaction_id`,
