@@ -26,6 +26,11 @@ export function orderFromRow(row: Record<string, unknown>): Order {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** Whether `id` can be a row id (a UUID): anything else is looked up as nothing. */
+export function isUuid(id: string): boolean {
+  return UUID.test(id);
+}
+
 export interface OrderPage {
   orders: Order[];
   hasNextPage: boolean;
@@ -37,7 +42,7 @@ export class BillingQueries {
 
   /** One order by id; null for an id that is not an order's (malformed ids included). */
   async findOrder(orderId: string): Promise<Order | null> {
-    if (!UUID.test(orderId)) return null;
+    if (!isUuid(orderId)) return null;
     return this.dataSource.getRepository(Order).findOneBy({ id: orderId });
   }
 

@@ -4,7 +4,7 @@ import { Order, Subscription, WebhookEvent } from '../entities';
 import { afterCommit, runTransaction } from '../db';
 import { DomainError, isDatabaseUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../errors';
 import { queryRows, type Ledger } from '../ledger';
-import { BillingQueries, orderFromRow } from './orders';
+import { BillingQueries, isUuid, orderFromRow } from './orders';
 import type { Logger } from '../observability';
 import {
   WebhookPayloadError,
@@ -48,7 +48,6 @@ export interface WebhookOutcome {
 /** An event applies to a subscription's status only if it is not older than the last one applied. */
 const NEWER_STATUS = '(status_changed_at IS NULL OR status_changed_at <= $3)';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_ERROR_LENGTH = 500;
 
 /** A refund of a payment takes back the credits it bought in proportion, rounded down. */
@@ -80,6 +79,9 @@ interface RefundablePayment {
  * call inside it.
  */
 export class PaymentService {
+  /** The read side, for finding orders and subscriptions. */
+  private readonly queries: BillingQueries;
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly ledger: Ledger,
@@ -87,7 +89,9 @@ export class PaymentService {
     private readonly logger: Logger,
     private readonly urls: { successUrl: string; cancelUrl: string },
     private readonly hooks: PaymentHooks = {},
-  ) {}
+  ) {
+    this.queries = new BillingQueries(dataSource);
+  }
 
   /**
    * Announces an order's new status after `manager`'s transaction commits: the row as the
@@ -115,7 +119,7 @@ export class PaymentService {
     status: unknown;
   }): Promise<{ location: string }> {
     const { orderId, checkoutId, status } = query;
-    if (typeof orderId !== 'string' || !UUID.test(orderId)) {
+    if (typeof orderId !== 'string' || !isUuid(orderId)) {
       throw new DomainError('BAD_USER_INPUT', 'order_id must be an order id');
     }
     if (typeof checkoutId !== 'string' || checkoutId.length === 0 || checkoutId.length > 255) {
@@ -300,7 +304,7 @@ export class PaymentService {
    */
   async replayWebhookEvent(id: string): Promise<WebhookEvent> {
     const repository = this.dataSource.getRepository(WebhookEvent);
-    const stored = UUID.test(id) ? await repository.findOneBy({ id }) : null;
+    const stored = isUuid(id) ? await repository.findOneBy({ id }) : null;
     if (!stored || stored.provider !== this.provider.name) {
       throw new DomainError('NOT_FOUND', 'Webhook event not found');
     }
@@ -330,7 +334,7 @@ export class PaymentService {
       .limit(options.first + 1);
     if (options.status) qb.andWhere('e.status = :status', { status: options.status });
     if (options.afterId) {
-      if (!UUID.test(options.afterId)) throw new DomainError('BAD_USER_INPUT', 'Malformed cursor');
+      if (!isUuid(options.afterId)) throw new DomainError('BAD_USER_INPUT', 'Malformed cursor');
       qb.andWhere(
         '(e.received_at, e.id) < (SELECT c.received_at, c.id FROM webhook_events c WHERE c.id = :after)',
         { after: options.afterId },
@@ -386,7 +390,7 @@ export class PaymentService {
    */
   async reconcileOrder(orderId: string): Promise<Order> {
     const repository = this.dataSource.getRepository(Order);
-    const order = UUID.test(orderId) ? await repository.findOneBy({ id: orderId }) : null;
+    const order = await this.queries.findOrder(orderId);
     if (!order) throw new DomainError('NOT_FOUND', 'Order not found');
     if (order.status !== 'PENDING') return order;
     if (!order.checkoutId) {
@@ -424,7 +428,7 @@ export class PaymentService {
    * period, and records it at once (the provider's webhook then confirms it).
    */
   async cancelSubscription(userId: string, atPeriodEnd: boolean): Promise<Subscription> {
-    const subscription = await new BillingQueries(this.dataSource).currentSubscription(userId);
+    const subscription = await this.queries.currentSubscription(userId);
     if (!subscription) throw new DomainError('NOT_FOUND', 'No active subscription');
     try {
       await this.provider.cancelSubscription(subscription.providerSubscriptionId, atPeriodEnd);
