@@ -162,7 +162,6 @@ export function createGraphQLWs(options: GraphQLWsOptions): GraphQLWs {
         if (caller.tokenExpiresAt !== undefined) closeAtExpiry(ctx.extra, caller.tokenExpiresAt);
         return true;
       },
-      onClose: (ctx) => release(ctx.extra),
       context: (ctx): GraphQLContext => ({
         ...(ctx.extra.requestId ? { requestId: ctx.extra.requestId } : {}),
         caller: ctx.extra.caller ?? { kind: 'anonymous' },

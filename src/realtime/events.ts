@@ -211,6 +211,8 @@ export class Realtime {
   }
 
   private publish(topic: string, event: object): void {
+    // Nobody listening (a single instance, no subscriber of this user): no serialising.
+    if (!this.pubsub.reaches(topic)) return;
     try {
       this.pubsub.publish(topic, JSON.stringify(event));
     } catch (error) {

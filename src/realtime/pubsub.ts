@@ -13,6 +13,8 @@ export type Listener = (message: string) => void;
 export interface PubSub {
   /** Delivers `message` to this instance's listeners of `topic` at once, and to other instances. */
   publish(topic: string, message: string): void;
+  /** Whether a message on `topic` could reach anyone (else publishing can be skipped). */
+  reaches(topic: string): boolean;
   /** Listens to `topic`; returns the function that stops listening. */
   subscribe(topic: string, listener: Listener): () => void;
   /** Listeners across all topics, on this instance. */
@@ -26,6 +28,10 @@ class LocalTopics {
   listenerCount = 0;
 
   constructor(private readonly logger: Logger) {}
+
+  has(topic: string): boolean {
+    return this.topics.has(topic);
+  }
 
   deliver(topic: string, message: string): void {
     const listeners = this.topics.get(topic);
@@ -74,6 +80,10 @@ export class InProcessPubSub implements PubSub {
 
   publish(topic: string, message: string): void {
     this.local.deliver(topic, message);
+  }
+
+  reaches(topic: string): boolean {
+    return this.local.has(topic);
   }
 
   subscribe(topic: string, listener: Listener): () => void {
@@ -156,6 +166,11 @@ export class RedisPubSub implements PubSub {
     this.publisher
       .publish(REDIS_CHANNEL, JSON.stringify({ o: this.instanceId, t: topic, m: message }))
       .catch((error: unknown) => this.outage('publisher', error));
+  }
+
+  reaches(): boolean {
+    // Another instance may have listeners: every message goes out.
+    return true;
   }
 
   subscribe(topic: string, listener: Listener): () => void {
