@@ -205,9 +205,7 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
               cron: config.jobs.driftCheckCron,
               run: async () => {
                 const drift = await ledger.drift();
-                const [{ users }] = (await dataSource.query(
-                  'SELECT count(*)::int AS users FROM user_profiles',
-                )) as Array<{ users: number }>;
+                const users = await profiles.countProfiles();
                 metrics.driftUsers.set(drift.length);
                 metrics.users.set(users);
                 metrics.driftCheckedAt.set(Date.now() / 1000);

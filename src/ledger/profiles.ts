@@ -41,6 +41,11 @@ export class ProfileService {
     return repository.findOneByOrFail({ id: userId });
   }
 
+  /** How many users have a profile (the drift check's denominator). */
+  async countProfiles(): Promise<number> {
+    return this.dataSource.getRepository(UserProfile).count();
+  }
+
   async findProfile(userId: string): Promise<UserProfile | null> {
     if (userId.length === 0 || userId.length > 255) return null;
     return this.dataSource.getRepository(UserProfile).findOneBy({ id: userId });
