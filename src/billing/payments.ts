@@ -202,28 +202,19 @@ export class PaymentService {
     const { event, type, payload } = parsed;
     this.logger.info({ eventId: event.eventId, type }, 'webhook started');
     const outcome = await this.recordAndApply(event, type, payload);
-    handled(
-      event.kind,
-      !outcome.ok
-        ? 'failed'
-        : outcome.duplicate
-          ? 'duplicate'
-          : outcome.status === 'IGNORED'
-            ? 'ignored'
-            : 'processed',
-    );
-    return outcome.ok
-      ? {
-          status: 200,
-          body: { received: true, duplicate: outcome.duplicate, status: outcome.status },
-        }
-      : outcome.unavailable
+    if (!outcome.ok) {
+      handled(event.kind, 'failed');
+      return outcome.unavailable
         ? {
             status: 503,
             body: { error: 'database unavailable; retry' },
             retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS,
           }
         : { status: 500, body: { error: 'event not applied; retry' } };
+    }
+    const { duplicate, status } = outcome;
+    handled(event.kind, duplicate ? 'duplicate' : status === 'IGNORED' ? 'ignored' : 'processed');
+    return { status: 200, body: { received: true, duplicate, status } };
   }
 
   /**
