@@ -36,7 +36,7 @@ export interface Figures {
   errors: number;
 }
 
-function percentile(sorted: number[], p: number): number {
+export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
@@ -360,7 +360,7 @@ export async function stopChildren(children: ChildProcess[]): Promise<void> {
  * set, the role named `profiled` records its CPU from start to stop into that file (open it
  * in Chrome DevTools): where a request's time goes.
  */
-export function runChild(
+function runChild(
   role: string,
   url: string,
   serve: (url: string) => Promise<number>,
@@ -402,7 +402,23 @@ export function runChild(
   );
 }
 
-export function runMain(main: () => Promise<void>): void {
+/**
+ * A benchmark file's entry point: run as `serve-bare` or `serve-tally <url>` it is one of
+ * the server children (spawnServer); otherwise it is the parent and runs `main`.
+ */
+export function benchEntry(
+  servers: Record<'serve-bare' | 'serve-tally', (url: string) => Promise<number>>,
+  main: () => Promise<void>,
+): void {
+  const role = process.argv[2];
+  if (role === 'serve-bare' || role === 'serve-tally') {
+    runChild(role, process.argv[3]!, servers[role], 'serve-tally');
+  } else {
+    runMain(main);
+  }
+}
+
+function runMain(main: () => Promise<void>): void {
   main().catch((error: unknown) => {
     process.stderr.write(
       `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,

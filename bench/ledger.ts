@@ -22,6 +22,7 @@ import { Ledger } from '../src/ledger';
 import { requestHash } from '../src/ledger/idempotency';
 import { MOVE_SQL, moveParameters } from '../src/ledger/movements';
 import {
+  benchEntry,
   barePool,
   CALLERS,
   closedLoop,
@@ -32,8 +33,6 @@ import {
   readBody,
   Reporter,
   ROUNDS,
-  runChild,
-  runMain,
   SECONDS,
   serveBare,
   serveTally,
@@ -218,14 +217,10 @@ async function main(): Promise<void> {
   reporter.finish(started);
 }
 
-const role = process.argv[2];
-if (role === 'serve-bare' || role === 'serve-tally') {
-  runChild(
-    role,
-    process.argv[3]!,
-    role === 'serve-bare' ? serveBareLedger : (url) => serveTally(url, { JWT_SECRET }),
-    'serve-tally',
-  );
-} else {
-  runMain(main);
-}
+benchEntry(
+  {
+    'serve-bare': serveBareLedger,
+    'serve-tally': (url) => serveTally(url, { JWT_SECRET }),
+  },
+  main,
+);

@@ -24,15 +24,15 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { signToken } from '../src/auth';
 import { DEV_JWT_SECRET } from '../src/config';
 import {
+  benchEntry,
   childMemory,
   compare,
   openLoop,
+  percentile,
   prepareDatabase,
   readBody,
   Reporter,
   ROUNDS,
-  runChild,
-  runMain,
   SECONDS,
   serveTally,
   spawnServer,
@@ -54,11 +54,6 @@ class Receipts {
   record(sentAtMs: number): void {
     this.latencies.push(Date.now() - sentAtMs);
   }
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 /**
@@ -285,21 +280,15 @@ async function main(): Promise<void> {
   reporter.finish(started);
 }
 
-const role = process.argv[2];
-if (role === 'serve-tally' || role === 'serve-bare') {
-  runChild(
-    role,
-    process.argv[3]!,
-    role === 'serve-tally'
-      ? (url) =>
-          serveTally(url, {
-            WS_MAX_CONNECTIONS: String(SUBSCRIBERS * 2),
-            WS_MAX_CONNECTIONS_PER_USER: String(SUBSCRIBERS),
-            WS_BUFFER_EVENTS: '1000',
-          })
-      : () => serveBareBroadcast(),
-    'serve-tally',
-  );
-} else {
-  runMain(main);
-}
+benchEntry(
+  {
+    'serve-bare': () => serveBareBroadcast(),
+    'serve-tally': (url) =>
+      serveTally(url, {
+        WS_MAX_CONNECTIONS: String(SUBSCRIBERS * 2),
+        WS_MAX_CONNECTIONS_PER_USER: String(SUBSCRIBERS),
+        WS_BUFFER_EVENTS: '1000',
+      }),
+  },
+  main,
+);

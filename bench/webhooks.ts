@@ -21,6 +21,7 @@ import { MOVE_SQL, moveParameters } from '../src/ledger/movements';
 import { mockSignature } from '../src/providers';
 import { hexDigestsEqual, hmacHex, parseSignatureHeader } from '../src/providers/signature';
 import {
+  benchEntry,
   barePool,
   CALLERS,
   compare,
@@ -31,8 +32,6 @@ import {
   readBody,
   Reporter,
   ROUNDS,
-  runChild,
-  runMain,
   SECONDS,
   serveBare,
   serveTally,
@@ -235,20 +234,14 @@ async function main(): Promise<void> {
   reporter.finish(started);
 }
 
-const role = process.argv[2];
-if (role === 'serve-bare' || role === 'serve-tally') {
-  runChild(
-    role,
-    process.argv[3]!,
-    role === 'serve-bare'
-      ? serveBareWebhooks
-      : (url) =>
-          serveTally(url, {
-            MOCK_WEBHOOK_SECRET: SECRET,
-            RATE_LIMIT_CALLBACK_PER_MINUTE: '1000000',
-          }),
-    'serve-tally',
-  );
-} else {
-  runMain(main);
-}
+benchEntry(
+  {
+    'serve-bare': serveBareWebhooks,
+    'serve-tally': (url) =>
+      serveTally(url, {
+        MOCK_WEBHOOK_SECRET: SECRET,
+        RATE_LIMIT_CALLBACK_PER_MINUTE: '1000000',
+      }),
+  },
+  main,
+);
