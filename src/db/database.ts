@@ -1,9 +1,31 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, Migration } from 'typeorm';
 import type { AppConfig } from '../config';
 import { maskUrl } from '../config';
 import type { Logger } from '../observability';
 import { createDataSource } from './data-source';
 import { resolveDataDir, startEmbeddedPostgres, type EmbeddedPostgres } from './embedded';
+
+/**
+ * Session advisory lock key held while migrations run ("tally" plus "migrate" as one int64),
+ * so instances starting together take turns: the first applies, the others find nothing to do.
+ */
+const MIGRATION_LOCK_KEY = '7453945226155098';
+
+/** TypeORM's runMigrations, one instance at a time across every process on the database. */
+async function runMigrationsAlone(dataSource: DataSource): Promise<Migration[]> {
+  const lock = dataSource.createQueryRunner();
+  await lock.connect();
+  try {
+    await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    try {
+      return await dataSource.runMigrations({ transaction: 'each' });
+    } finally {
+      await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+    }
+  } finally {
+    await lock.release();
+  }
+}
 
 export interface Database {
   dataSource: DataSource;
@@ -39,7 +61,7 @@ export async function openDatabase(
   try {
     await dataSource.initialize();
     if (config.runMigrations) {
-      const applied = await dataSource.runMigrations({ transaction: 'each' });
+      const applied = await runMigrationsAlone(dataSource);
       if (applied.length > 0) {
         logger.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
       }

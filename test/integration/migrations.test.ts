@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import { MIGRATIONS } from '../../migrations';
 import { openDatabase } from '../../src/db';
 import { silentLogger } from '../../src/observability';
 import { withDatabase } from '../support/database';
@@ -75,5 +76,44 @@ describe('migrations', () => {
       silentLogger,
     );
     await again.close();
+  });
+
+  it('lets instances starting together on an empty database apply each migration once', async () => {
+    const fresh = `${name}_together`;
+    const freshUrl = withDatabase(adminUrl, fresh);
+    await admin((c) => c.query(`CREATE DATABASE "${fresh}"`));
+    try {
+      const starts = await Promise.allSettled(
+        [1, 2, 3].map(() =>
+          openDatabase(
+            { databaseUrl: freshUrl, embeddedDataDir: undefined, runMigrations: true },
+            silentLogger,
+          ),
+        ),
+      );
+      const opened = starts.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+      await Promise.all(opened.map((db) => db.close()));
+      expect(starts.map((s) => (s.status === 'rejected' ? String(s.reason) : 'ok'))).toEqual([
+        'ok',
+        'ok',
+        'ok',
+      ]);
+      const client = new Client({ connectionString: freshUrl });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ name: string; n: number }>(
+          'SELECT name, count(*)::int AS n FROM typeorm_migrations GROUP BY name HAVING count(*) > 1',
+        );
+        expect(rows).toEqual([]);
+        const total = await client.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM typeorm_migrations',
+        );
+        expect(total.rows[0]!.n).toBe(MIGRATIONS.length);
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await admin((c) => c.query(`DROP DATABASE IF EXISTS "${fresh}" WITH (FORCE)`));
+    }
   });
 });
