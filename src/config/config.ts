@@ -228,6 +228,15 @@ const envSchema = z.object({
   WS_BUFFER_EVENTS: intInRange(1, 100_000),
 });
 
+/** Every variable the configuration reads, for checks of deployment files against it. */
+export function configVariableNames(): string[] {
+  const paddle = ['PADDLE_TEST', 'PADDLE_PROD'].flatMap((prefix) => [
+    `${prefix}_CLIENT_TOKEN`,
+    ...listProducts().map((product) => `${prefix}_PRICE_${productEnvName(product.id)}`),
+  ]);
+  return [...Object.keys(envSchema.shape), 'PADDLE_API_URL', ...paddle];
+}
+
 /**
  * Parses and validates the environment once. Every problem is collected, so one start
  * attempt names every missing or malformed variable. Secrets never appear in the message.

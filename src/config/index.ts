@@ -1,5 +1,6 @@
 export {
   loadConfig,
+  configVariableNames,
   ConfigError,
   DEV_JWT_SECRET,
   DEV_MOCK_WEBHOOK_SECRET,
