@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Fails when a generated file differs from what the code emits:
-#   schema/schema.graphql (npm run schema:emit), test/generated/ (npm run codegen),
+#   schema/schema.graphql (npm run schema:emit), test/generated/ and
+#   examples/spa/web/generated/ (npm run codegen: it also fails when an operation no longer
+#   matches the schema),
 #   and the database schema (a TypeORM migration:generate that would produce anything).
 # Needs DATABASE_URL for the migration check: a throwaway database is made there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 npm run -s schema:emit >/dev/null
-npm run -s codegen >/dev/null
-npx prettier --log-level warn --write schema test/generated >/dev/null 2>&1 || true
-if ! git diff --exit-code -- schema test/generated; then
+npm run -s codegen >/dev/null || { echo "codegen failed: an operation no longer matches the schema (see above)" >&2; exit 1; }
+npx prettier --log-level warn --write schema test/generated examples/spa/web/generated >/dev/null 2>&1 || true
+if ! git diff --exit-code -- schema test/generated examples/spa/web/generated; then
   echo "schema/schema.graphql or codegen output is stale: run npm run schema:emit && npm run codegen, and commit" >&2
   exit 1
 fi
-untracked=$(git ls-files --others --exclude-standard -- schema test/generated)
+untracked=$(git ls-files --others --exclude-standard -- schema test/generated examples/spa/web/generated)
 if [ -n "$untracked" ]; then
   echo "generated files not committed: $untracked" >&2
   exit 1

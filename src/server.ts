@@ -2,12 +2,12 @@ import 'reflect-metadata';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DataSource } from 'typeorm';
-import { TokenVerifier } from './auth';
+import { signToken, TokenVerifier } from './auth';
 import { BillingQueries, CheckoutService, PaymentService } from './billing';
 import type { AppConfig } from './config';
 import { openDatabase, type Database } from './db';
 import { buildTallySchema, createGraphQLHttp, createGraphQLWs } from './graphql';
-import { createHttpApp, originAllowed } from './http';
+import { createHttpApp, DEV_TOKEN_SECONDS, originAllowed } from './http';
 import { Ledger, ProfileService } from './ledger';
 import { Metrics, silentLogger, type Logger } from './observability';
 import {
@@ -132,7 +132,7 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
       logger,
       limits: config.graphql,
       websocket: config.websocket,
-      originAllowed: (origin, host) => originAllowed(origin, host, config.corsOrigins),
+      originAllowed: (origin, host) => originAllowed(origin, host, config.corsOrigins, publicUrl),
     });
     const graphql = await createGraphQLHttp({
       schema,
@@ -161,6 +161,20 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
       logger,
       metrics,
       corsOrigins: config.corsOrigins,
+      publicUrl: () => publicUrl,
+      // Never in production: anyone could sign in as anyone.
+      issueDevToken:
+        !config.isProduction && config.jwt.secret
+          ? (userId) =>
+              signToken({
+                secret: config.jwt.secret!,
+                subject: userId,
+                role: 'user',
+                expiresIn: `${DEV_TOKEN_SECONDS}s`,
+                ...(config.jwt.issuer ? { issuer: config.jwt.issuer } : {}),
+                ...(config.jwt.audience ? { audience: config.jwt.audience } : {}),
+              })
+          : undefined,
       metricsToken: config.metricsToken,
       graphql: graphql.middleware,
       ready: async () => {

@@ -9,6 +9,12 @@ export const DEV_JWT_SECRET = 'tally-development-jwt-secret-do-not-use-in-produc
 export const DEV_MOCK_WEBHOOK_SECRET = 'tally-development-mock-webhook-secret';
 const DEV_SECRETS = new Set([DEV_JWT_SECRET, DEV_MOCK_WEBHOOK_SECRET]);
 
+/**
+ * Where `npm run example` serves the example SPA. In development, with CORS_ORIGINS unset,
+ * browsers there may call the API; in production and in tests nothing is allowed by default.
+ */
+export const EXAMPLE_APP_ORIGINS = ['http://localhost:5173', 'http://127.0.0.1:5173'];
+
 export type PaymentProviderName = 'mock' | 'paddle';
 export type PaymentEnv = 'production' | 'test';
 
@@ -314,7 +320,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     }
   }
 
-  const corsOrigins = (e.CORS_ORIGINS ?? '')
+  const corsOrigins = (
+    e.CORS_ORIGINS ?? (nodeEnv === 'development' ? EXAMPLE_APP_ORIGINS.join(',') : '')
+  )
     .split(',')
     .map((o) => o.trim())
     .filter(Boolean);

@@ -4,6 +4,7 @@ export {
   ConfigError,
   DEV_JWT_SECRET,
   DEV_MOCK_WEBHOOK_SECRET,
+  EXAMPLE_APP_ORIGINS,
   type AppConfig,
   type PaymentEnv,
   type PaymentProviderName,

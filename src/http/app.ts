@@ -3,6 +3,7 @@ import { isDatabaseUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../error
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import { requestContext, requestIdFrom, type Logger, type Metrics } from '../observability';
 import { corsMiddleware } from './cors';
+import { devTokenRoutes } from './dev-token';
 import { graphiqlHandler } from './graphiql';
 import { checkoutResultRoutes, paymentRoutes } from './payment-routes';
 import type { PaymentService } from '../billing';
@@ -12,6 +13,10 @@ export interface HttpAppOptions {
   logger: Logger;
   metrics: Metrics;
   corsOrigins: readonly string[];
+  /** This server's public URL: pages served from there are same-origin. */
+  publicUrl: () => string;
+  /** Development only: signs a user token for `POST /dev/token`. Absent in production. */
+  issueDevToken?: ((userId: string) => Promise<string>) | undefined;
   graphql: RequestHandler;
   /** When set, /metrics wants it as a bearer token. */
   metricsToken?: string | undefined;
@@ -97,9 +102,14 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
     app.use('/checkout', checkoutResultRoutes());
   }
 
+  const cors = corsMiddleware(options.corsOrigins, options.publicUrl);
+  if (options.issueDevToken) {
+    app.use('/dev', cors, devTokenRoutes(options.issueDevToken));
+  }
+
   app.use(
     '/graphql',
-    corsMiddleware(options.corsOrigins),
+    cors,
     graphiqlHandler(),
     express.json({ limit: MAX_BODY_BYTES, strict: true }),
     options.graphql,

@@ -2,6 +2,7 @@ import {
   ConfigError,
   DEV_JWT_SECRET,
   DEV_MOCK_WEBHOOK_SECRET,
+  EXAMPLE_APP_ORIGINS,
   loadConfig,
   maskSecret,
   maskUrl,
@@ -31,8 +32,10 @@ describe('configuration', () => {
       mockWebhookSecret: DEV_MOCK_WEBHOOK_SECRET,
       successUrl: 'http://localhost:4000/checkout/success',
       rateLimits: { checkoutPerMinute: 10, callbackPerMinute: 100 },
-      corsOrigins: [],
+      // The example SPA of `npm run example`, in development only.
+      corsOrigins: EXAMPLE_APP_ORIGINS,
     });
+    expect(loadConfig({ NODE_ENV: 'test' }).corsOrigins).toEqual([]);
     expect(config.jwt).toMatchObject({ secret: DEV_JWT_SECRET, usingDevSecret: true });
   });
 

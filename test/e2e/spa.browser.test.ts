@@ -1,0 +1,213 @@
+import { mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Browser, Page } from 'puppeteer-core';
+import { createExampleApp } from '../../examples/spa/server/app';
+import { buildSpa } from '../../examples/spa/server/build';
+import { launchBrowser, watchTraffic, type PageTraffic } from '../support/browser';
+import { startTestServer, TEST_JWT_SECRET, type TestServer } from '../support/server';
+
+const TIMEOUT = 180_000;
+const WAIT = { timeout: 30_000, polling: 50 } as const;
+// `SPA_SCREENSHOTS=docs/screenshots npx jest test/e2e/spa.browser.test.ts` refreshes the
+// README's pictures; otherwise they go to a temporary folder, named in the test output.
+const SHOTS = path.resolve(process.env['SPA_SCREENSHOTS'] ?? path.join(tmpdir(), 'tally-spa'));
+
+/**
+ * The example SPA on its own origin, against a real Tally (its own database, the mock
+ * provider), driven like a person would in headless Chromium.
+ */
+describe('the example SPA in a headless browser', () => {
+  let t: TestServer;
+  let exampleServer: Server;
+  let exampleUrl: string;
+  let browser: Browser;
+  let page: Page;
+  let traffic: PageTraffic;
+
+  beforeAll(async () => {
+    let tallyUrl = '';
+    await buildSpa();
+    const app = createExampleApp({
+      tallyUrl: () => tallyUrl,
+      jwtSecret: TEST_JWT_SECRET,
+      cost: 10,
+    });
+    exampleServer = await new Promise<Server>((resolve) => {
+      const server = app.listen(0, '127.0.0.1', () => resolve(server));
+    });
+    exampleUrl = `http://127.0.0.1:${(exampleServer.address() as AddressInfo).port}`;
+    t = await startTestServer({
+      CORS_ORIGINS: exampleUrl,
+      SUCCESS_URL: `${exampleUrl}/checkout/success`,
+      CANCEL_URL: `${exampleUrl}/checkout/cancel`,
+    });
+    tallyUrl = t.url;
+    browser = await launchBrowser();
+    page = await browser.newPage();
+    await page.setViewport({ width: 1100, height: 900 });
+    traffic = await watchTraffic(page);
+    page.on('dialog', (dialog) => void dialog.accept());
+    mkdirSync(SHOTS, { recursive: true });
+  }, TIMEOUT);
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise((resolve) => exampleServer?.close(resolve));
+    await t?.close();
+  });
+
+  /** Awaits something the page should do; if it never does, says what the page showed. */
+  async function expectPage<T>(what: string, pending: Promise<T>): Promise<T> {
+    try {
+      return await pending;
+    } catch (error) {
+      const screenshot = path.join(tmpdir(), `tally-spa-failure-${Date.now()}.png`);
+      await page.screenshot({ path: screenshot, fullPage: true }).catch(() => undefined);
+      const text = await page.evaluate('document.body.innerText').catch(() => '');
+      throw new Error(
+        `${what}: ${String(error)}\nscreenshot: ${screenshot}\npage text:\n${text}\n` +
+          `page errors: ${JSON.stringify([...traffic.exceptions, ...traffic.consoleErrors])}`,
+      );
+    }
+  }
+  // Page functions are strings or use no DOM types: the tests' TypeScript has no DOM library.
+  type Shown = { innerText: string };
+  const textOf = (selector: string) =>
+    page.$eval(selector, (element) => (element as unknown as Shown).innerText);
+  const waitForText = (what: string, selector: string, needle: string) =>
+    expectPage(
+      what,
+      page.waitForFunction(
+        `document.querySelector(${JSON.stringify(selector)})?.innerText.includes(${JSON.stringify(needle)})`,
+        WAIT,
+      ),
+    );
+  const balanceIs = (credits: number) =>
+    waitForText(`balance never showed ${credits}`, '#balance', String(credits)).then(() =>
+      expect(textOf('#balance')).resolves.toBe(String(credits)),
+    );
+  const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, name), fullPage: true });
+
+  /** Clicks Buy/Subscribe, pays on the mock provider's page, lands back on the SPA. */
+  async function buy(productId: string, expected: string): Promise<void> {
+    await Promise.all([
+      page.waitForNavigation(WAIT),
+      page.click(`button.buy[data-product="${productId}"]`),
+    ]);
+    expect(page.url()).toMatch(new RegExp(`^${t.url}/mock-checkout/`));
+    if (productId === 'credits-100') await shot('mock-checkout.png');
+    await Promise.all([page.waitForNavigation(WAIT), page.click('#pay')]);
+    expect(page.url()).toMatch(new RegExp(`^${exampleUrl}/checkout/success\\?order_id=`));
+    await expectPage(
+      'the success page never saw the order complete',
+      page.waitForSelector('#order-status[data-status="COMPLETED"]', WAIT),
+    );
+    expect(await textOf('#order-status')).toContain(expected);
+  }
+
+  it(
+    'signs in, buys, spends, is refunded, pages the history and cancels the plan',
+    async () => {
+      // Sign in with a development token.
+      await page.goto(exampleUrl, { waitUntil: 'load' });
+      await expectPage('no sign-in form', page.waitForSelector('#user-id', WAIT));
+      await page.$eval('#user-id', (input) => ((input as unknown as { value: string }).value = ''));
+      await page.type('#user-id', 'spa-user');
+      await Promise.all([page.waitForNavigation(WAIT), page.click('#sign-in')]);
+      await waitForText('not signed in', '#user', 'spa-user');
+      await balanceIs(0);
+      await expectPage(
+        'no catalog',
+        page.waitForSelector('button.buy[data-product="credits-100"]'),
+      );
+
+      // With no credits, premium work is refused in words, not JSON.
+      await page.click('#work');
+      await waitForText('no insufficient-credits notice', '#notice', 'Not enough credits');
+      expect(await textOf('#notice')).not.toMatch(/[{}]/);
+
+      // Buy 100 credits through the hosted checkout; the success page waits for the order.
+      await buy('credits-100', '100 credits added');
+      await balanceIs(100);
+      await shot('checkout-success.png');
+
+      // Back home. From here on the page is never reloaded: a marker on window proves it.
+      await Promise.all([page.waitForNavigation(WAIT), page.click('#back')]);
+      await balanceIs(100);
+      await page.evaluate('window.noReload = true');
+
+      // Premium work: 10 credits taken by the app's backend; the balance follows live.
+      await page.click('#work');
+      await waitForText('work did not finish', '#work-result', 'Done: rendered frame');
+      await balanceIs(90);
+      // The failing variant: taken, then refunded, and said so.
+      await page.click('#work-fail');
+      await waitForText(
+        'no refund notice',
+        '#notice',
+        'The work failed. Your 10 credits were refunded',
+      );
+      await balanceIs(90);
+      // A change made elsewhere (an admin's adjustment) arrives without a reload too.
+      const admin = await t.token('support-admin', 'admin');
+      const adjusted = await fetch(`${t.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
+        body: JSON.stringify({
+          query: `mutation { adjustCredits(input: { userId: "spa-user", amount: 5, description: "Goodwill", idempotencyKey: "spa-goodwill" }) { balance } }`,
+        }),
+      });
+      expect(adjusted.status).toBe(200);
+      await balanceIs(95);
+      await waitForText('history lacks the adjustment', '#history', 'Goodwill');
+      const rows = await page.$$eval('#history tr', (trs) =>
+        trs.map((tr) => (tr as unknown as Shown).innerText.replace(/\s+/g, ' ')),
+      );
+      expect(rows.slice(0, 5)).toEqual([
+        expect.stringMatching(/adjustment Goodwill \+5$/),
+        expect.stringMatching(/refund Premium work failed: refunded \+10$/),
+        expect.stringMatching(/consumption Premium work -10$/),
+        expect.stringMatching(/consumption Premium work -10$/),
+        expect.stringMatching(/purchase .*\+100$/),
+      ]);
+      expect(await page.evaluate('window.noReload')).toBe(true);
+      await shot('home.png');
+
+      // The monthly plan, through the same hosted checkout.
+      await page.goto(exampleUrl, { waitUntil: 'load' });
+      await expectPage(
+        'no catalog',
+        page.waitForSelector('button.buy[data-product="plan-monthly"]'),
+      );
+      await buy('plan-monthly', 'credits added');
+      await Promise.all([page.waitForNavigation(WAIT), page.click('#back')]);
+      await waitForText('the plan is not active', '#subscription-state', 'active, renews on');
+
+      // History pages by five: a fresh load shows five rows and "Load more" brings the rest.
+      await expectPage('history never filled', page.waitForSelector('#history tr:nth-child(5)'));
+      expect(await page.$$eval('#history tr', (trs) => trs.length)).toBe(5);
+      await page.click('#more');
+      await expectPage('load more added nothing', page.waitForSelector('#history tr:nth-child(6)'));
+      await expectPage(
+        '"Load more" stayed although everything is shown',
+        page.waitForSelector('#more', { ...WAIT, hidden: true }),
+      );
+      // purchase, two consumptions, refund, adjustment, the plan's grant
+      expect(await page.$$eval('#history tr', (trs) => trs.length)).toBe(6);
+
+      // Cancel at the period end (the page asks to confirm; the test accepts).
+      await page.click('#cancel-plan');
+      await waitForText('the plan was not cancelled', '#subscription-state', 'cancelled, ends on');
+      await shot('subscription-cancelled.png');
+
+      expect(traffic.offsite).toEqual([]);
+      expect(traffic.exceptions).toEqual([]);
+      // The one expected console error is the browser reporting the 402 of the first work.
+      expect(traffic.consoleErrors.filter((e) => !/402|502/.test(e))).toEqual([]);
+      process.stdout.write(`screenshots in ${SHOTS}\n`);
+    },
+    TIMEOUT,
+  );
+});
