@@ -48,6 +48,7 @@ export class CheckoutService {
     if (!product) throw new DomainError('NOT_FOUND', 'Product not found');
     if (options.idempotencyKey !== undefined) assertIdempotencyKey(options.idempotencyKey);
     await this.profiles.getOrCreateProfile(options.userId);
+    if (product.kind === 'SUBSCRIPTION') await this.assertNotSubscribed(options.userId);
 
     const key = options.idempotencyKey;
     const scope =
@@ -127,6 +128,23 @@ export class CheckoutService {
     order.checkoutId = session.checkoutId;
     order.checkoutUrl = session.url;
     return { order, checkoutUrl: session.url };
+  }
+
+  /**
+   * A second plan would be charged alongside the first: refused while one is ACTIVE or
+   * PAST_DUE, including one cancelled at its period end (it is still paid for until then).
+   */
+  private async assertNotSubscribed(userId: string): Promise<void> {
+    const rows: unknown[] = await this.dataSource.query(
+      `SELECT 1 FROM subscriptions WHERE user_id = $1 AND status IN ('ACTIVE', 'PAST_DUE') LIMIT 1`,
+      [userId],
+    );
+    if (rows.length > 0) {
+      throw new DomainError(
+        'ALREADY_SUBSCRIBED',
+        'You already have a plan; a new one can start when it has ended',
+      );
+    }
   }
 
   /** The order a key first made; waits briefly while the first request is still at the provider. */

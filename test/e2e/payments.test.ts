@@ -490,6 +490,34 @@ describe('payments with the mock provider', () => {
       expect(me.subscription).toBeNull();
     });
 
+    it('a second plan is refused while one is active or past due; packs are not', async () => {
+      const user = await buyer();
+      const { checkoutId } = await open(user.token, 'plan-monthly');
+      await clickOnPage(checkoutId, 'pay');
+      const orders = async () =>
+        (await rows('SELECT count(*)::int AS n FROM orders WHERE user_id = $1', [user.id]))[0]![
+          'n'
+        ];
+      const before = await orders();
+      const again = await checkout(user.token, 'plan-monthly');
+      expect(again.status).toBe(409);
+      expect(again.errors?.[0]?.extensions?.['code']).toBe('ALREADY_SUBSCRIBED');
+      expect(await orders()).toBe(before);
+      expect((await checkout(user.token, 'credits-100')).status).toBe(200);
+      // Cancelled at the period end, it is still paid for until then.
+      await gql(t.url, CancelSubscriptionDocument, { token: user.token });
+      expect((await checkout(user.token, 'plan-monthly')).status).toBe(409);
+      await rows(`UPDATE subscriptions SET status = 'PAST_DUE' WHERE user_id = $1`, [user.id]);
+      expect((await checkout(user.token, 'plan-monthly')).status).toBe(409);
+      await gql(t.url, CancelSubscriptionDocument, {
+        token: user.token,
+        variables: { input: { atPeriodEnd: false } },
+      });
+      const fresh = await checkout(user.token, 'plan-monthly');
+      expect(fresh.status).toBe(200);
+      expect(fresh.data?.createCheckout.order.status).toBe('PENDING');
+    });
+
     it('a renewal before its subscription: FAILED, then replayed by an admin once it exists', async () => {
       const user = await buyer();
       const admin = await t.token('ops', 'admin');

@@ -7,7 +7,8 @@ import { OrderType } from '../types/order.type';
 @Resolver()
 export class CheckoutResolver {
   @Mutation(() => CreateCheckoutPayload, {
-    description: 'User token. Starts a checkout for a product and returns the hosted payment page.',
+    description:
+      'User token. Starts a checkout for a product and returns the hosted payment page. A plan while the user has an active or past-due subscription is ALREADY_SUBSCRIBED.',
   })
   async createCheckout(
     @Arg('input', () => CreateCheckoutInput) input: CreateCheckoutInput,
