@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Client } from 'pg';
 import type { Browser, Page } from 'puppeteer-core';
 import { createExampleApp } from '../../examples/spa/server/app';
 import { buildSpa } from '../../examples/spa/server/build';
@@ -10,6 +11,8 @@ import { launchBrowser, watchTraffic, type PageTraffic } from '../support/browse
 import { startTestServer, TEST_JWT_SECRET, type TestServer } from '../support/server';
 
 const TIMEOUT = 180_000;
+/** Checkouts a user may start per minute here: enough for each flow, few enough to reach. */
+const CHECKOUT_LIMIT = 6;
 const WAIT = { timeout: 30_000, polling: 50 } as const;
 // `SPA_SCREENSHOTS=docs/screenshots npx jest test/e2e/spa.browser.test.ts` refreshes the
 // README's pictures; otherwise they go to a temporary folder, named in the test output.
@@ -41,6 +44,7 @@ describe('the example SPA in a headless browser', () => {
     exampleUrl = `http://127.0.0.1:${(exampleServer.address() as AddressInfo).port}`;
     t = await startTestServer({
       CORS_ORIGINS: exampleUrl,
+      RATE_LIMIT_CHECKOUT_PER_MINUTE: String(CHECKOUT_LIMIT),
       SUCCESS_URL: `${exampleUrl}/checkout/success`,
       CANCEL_URL: `${exampleUrl}/checkout/cancel`,
     });
@@ -184,6 +188,12 @@ describe('the example SPA in a headless browser', () => {
       await buy('plan-monthly', 'credits added');
       await Promise.all([page.waitForNavigation(WAIT), page.click('#back')]);
       await waitForText('the plan is not active', '#subscription-state', 'active, renews on');
+      // One plan at a time: its button is off while the plan runs.
+      await expectPage(
+        'the plan could be bought twice',
+        page.waitForSelector('button.buy[data-product="plan-monthly"]:disabled', WAIT),
+      );
+      expect(await textOf('button.buy[data-product="plan-monthly"]')).toBe('Your plan');
 
       // History pages by five: a fresh load shows five rows and "Load more" brings the rest.
       await expectPage('history never filled', page.waitForSelector('#history tr:nth-child(5)'));
@@ -200,6 +210,13 @@ describe('the example SPA in a headless browser', () => {
       // Cancel at the period end (the page asks to confirm; the test accepts).
       await page.click('#cancel-plan');
       await waitForText('the plan was not cancelled', '#subscription-state', 'cancelled, ends on');
+      // Paid for until the period ends: still no second plan.
+      expect(
+        await page.$eval(
+          'button.buy[data-product="plan-monthly"]',
+          (b) => (b as unknown as { disabled: boolean }).disabled,
+        ),
+      ).toBe(true);
       await shot('subscription-cancelled.png');
 
       expect(traffic.offsite).toEqual([]);
@@ -207,6 +224,123 @@ describe('the example SPA in a headless browser', () => {
       // The one expected console error is the browser reporting the 402 of the first work.
       expect(traffic.consoleErrors.filter((e) => !/402|502/.test(e))).toEqual([]);
       process.stdout.write(`screenshots in ${SHOTS}\n`);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'waits on the success page until the webhook lands, and words what went wrong',
+    async () => {
+      // Another user: sign out, sign in.
+      await page.goto(exampleUrl, { waitUntil: 'load' });
+      await Promise.all([page.waitForNavigation(WAIT), page.click('#sign-out')]);
+      await expectPage('no sign-in form', page.waitForSelector('#user-id', WAIT));
+      await page.$eval('#user-id', (input) => ((input as unknown as { value: string }).value = ''));
+      await page.type('#user-id', 'spa-waiter');
+      await Promise.all([page.waitForNavigation(WAIT), page.click('#sign-in')]);
+      await waitForText('not signed in', '#user', 'spa-waiter');
+      await balanceIs(0);
+
+      // The browser is back before the provider's webhook: the page says it is waiting, and
+      // turns to "received" by itself when the payment lands (orderStatusChanged).
+      const token = await t.token('spa-waiter');
+      const graphql = async (query: string) => {
+        const res = await fetch(`${t.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: JSON.stringify({ query }),
+        });
+        return {
+          status: res.status,
+          body: (await res.json()) as {
+            data?: { createCheckout?: { order: { id: string; checkoutId: string } } };
+          },
+        };
+      };
+      const started = await graphql(`
+        mutation {
+          createCheckout(input: { productId: "credits-100" }) {
+            order {
+              id
+              checkoutId
+            }
+          }
+        }
+      `);
+      const order = started.body.data!.createCheckout!.order;
+      await page.goto(`${exampleUrl}/checkout/success?order_id=${order.id}`, { waitUntil: 'load' });
+      await expectPage(
+        'the success page did not show the pending order',
+        page.waitForSelector('#order-status[data-status="PENDING"]', WAIT),
+      );
+      expect(await textOf('#order-status')).toContain('Waiting for the payment');
+      await page.evaluate('window.noReload = true');
+      await shot('checkout-waiting.png');
+      // The provider confirms in the background (its webhook), not through this browser.
+      const paid = await fetch(`${t.url}/mock-checkout/${order.checkoutId}/pay`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
+      expect(paid.status).toBe(200);
+      await expectPage(
+        'the success page never saw the webhook complete the order',
+        page.waitForSelector('#order-status[data-status="COMPLETED"]', WAIT),
+      );
+      expect(await textOf('#order-status')).toContain('100 credits added');
+      await balanceIs(100);
+      expect(await page.evaluate('window.noReload')).toBe(true);
+
+      // The provider is down: its checkout cannot start. The page says so, and nothing moves.
+      await page.goto(exampleUrl, { waitUntil: 'load' });
+      await expectPage(
+        'no catalog',
+        page.waitForSelector('button.buy[data-product="credits-100"]'),
+      );
+      const admin = new Client({ connectionString: t.db.url });
+      await admin.connect();
+      try {
+        await admin.query(`CREATE FUNCTION spa_test_provider_down() RETURNS trigger
+          LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'provider unreachable'; END $$`);
+        await admin.query(`CREATE TRIGGER spa_test_provider_down BEFORE INSERT ON mock_payments
+          FOR EACH ROW EXECUTE FUNCTION spa_test_provider_down()`);
+        await page.click('button.buy[data-product="credits-100"]');
+        await waitForText(
+          'no provider-error notice',
+          '#notice',
+          'The payment provider is not answering right now',
+        );
+        expect(page.url()).toBe(`${exampleUrl}/`);
+      } finally {
+        await admin.query('DROP TRIGGER IF EXISTS spa_test_provider_down ON mock_payments');
+        await admin.query('DROP FUNCTION IF EXISTS spa_test_provider_down()');
+        await admin.end();
+      }
+
+      // Too many checkouts in a minute: the page gives the wait Tally asked for, in words.
+      let limited = false;
+      for (let i = 0; i < CHECKOUT_LIMIT && !limited; i++) {
+        const attempt = await graphql(`
+          mutation {
+            createCheckout(input: { productId: "credits-100" }) {
+              order {
+                id
+              }
+            }
+          }
+        `);
+        limited = attempt.status === 429;
+      }
+      expect(limited).toBe(true);
+      await page.click('button.buy[data-product="credits-100"]');
+      await waitForText('no rate-limit notice', '#notice', 'Too many attempts. Please wait');
+      expect(await textOf('#notice')).toMatch(/Please wait \d+ seconds and try again\.$/);
+      expect(page.url()).toBe(`${exampleUrl}/`);
+      await balanceIs(100);
+      await shot('rate-limited.png');
+
+      expect(traffic.offsite).toEqual([]);
+      expect(traffic.exceptions).toEqual([]);
     },
     TIMEOUT,
   );

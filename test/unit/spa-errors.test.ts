@@ -9,6 +9,7 @@ describe('the example SPA tells people what went wrong', () => {
       new AppError('PROVIDER_ERROR', 'Paddle: 503 upstream'),
       /payment provider .* Nothing was charged/,
     ],
+    [new AppError('ALREADY_SUBSCRIBED', 'You already have a plan'), /already have a plan/],
     [new AppError('UNAUTHENTICATED', 'jwt expired'), /sign in again/],
     [new AppError('INTERNAL_SERVER_ERROR', 'Internal server error'), /on our side/],
     [new TypeError('Failed to fetch'), /Cannot reach the server/],

@@ -30,6 +30,8 @@ export function describeError(error: unknown): string {
         : 'Too many attempts. Please wait a moment and try again.';
     case 'PROVIDER_ERROR':
       return 'The payment provider is not answering right now. Nothing was charged; please try again in a few minutes.';
+    case 'ALREADY_SUBSCRIBED':
+      return 'You already have a plan. A new one can start when it has ended.';
     case 'UNAUTHENTICATED':
       return 'Your session has ended. Please sign in again.';
     case 'FORBIDDEN':

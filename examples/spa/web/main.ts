@@ -95,9 +95,17 @@ async function showAccount(tally: Tally): Promise<void> {
   $('#balance').textContent = String(me.credits);
   $('#plan').textContent =
     me.plan === 'free' ? 'Free plan' : (me.subscription?.product.name ?? me.plan);
+  const sub = me.subscription;
+  // One plan at a time (Tally refuses a second with ALREADY_SUBSCRIBED).
+  const hasPlan = !!sub && sub.status !== 'CANCELLED';
+  for (const button of document.querySelectorAll<HTMLButtonElement>(
+    'button.buy[data-kind="SUBSCRIPTION"]',
+  )) {
+    button.disabled = hasPlan;
+    button.textContent = hasPlan ? 'Your plan' : 'Subscribe';
+  }
   const panel = document.querySelector('#subscription');
   if (!panel) return;
-  const sub = me.subscription;
   if (!sub || sub.status === 'CANCELLED') {
     panel.innerHTML = `<p id="subscription-state">No subscription. The monthly plan adds credits every month.</p>`;
     return;
@@ -154,7 +162,7 @@ async function showHome(tally: Tally, config: Config, token: string): Promise<vo
         <div>${escape(p.name)}</div>
         <div class="price">${escape(money(p.price, p.currency))}${p.interval ? ` <small>/ ${p.interval.toLowerCase()}</small>` : ''}</div>
         <div class="muted">${p.credits} credits${p.interval ? ' every month' : ''}</div>
-        <button class="primary buy" data-product="${escape(p.id)}" type="button">${p.kind === 'SUBSCRIPTION' ? 'Subscribe' : 'Buy'}</button>
+        <button class="primary buy" data-product="${escape(p.id)}" data-kind="${escape(p.kind)}" type="button">${p.kind === 'SUBSCRIPTION' ? 'Subscribe' : 'Buy'}</button>
       </div>`,
     )
     .join('');
