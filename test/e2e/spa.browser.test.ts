@@ -94,6 +94,22 @@ describe('the example SPA in a headless browser', () => {
     );
   const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, name), fullPage: true });
 
+  /** Types a user id into the sign-in form and submits it. */
+  async function signIn(userId: string): Promise<void> {
+    await expectPage('no sign-in form', page.waitForSelector('#user-id', WAIT));
+    await page.type('#user-id', userId);
+    await expectPage(
+      `the sign-in field does not hold ${userId}`,
+      page.waitForFunction(
+        `document.querySelector('#user-id')?.value === ${JSON.stringify(userId)}`,
+        WAIT,
+      ),
+    );
+    await Promise.all([page.waitForNavigation(WAIT), page.click('#sign-in')]);
+    await waitForText('not signed in', '#user', userId);
+    expect(await textOf('#user')).toBe(userId);
+  }
+
   /** Clicks Buy/Subscribe, pays on the mock provider's page, lands back on the SPA. */
   async function buy(productId: string, expected: string): Promise<void> {
     await Promise.all([
@@ -116,11 +132,7 @@ describe('the example SPA in a headless browser', () => {
     async () => {
       // Sign in with a development token.
       await page.goto(exampleUrl, { waitUntil: 'load' });
-      await expectPage('no sign-in form', page.waitForSelector('#user-id', WAIT));
-      await page.$eval('#user-id', (input) => ((input as unknown as { value: string }).value = ''));
-      await page.type('#user-id', 'spa-user');
-      await Promise.all([page.waitForNavigation(WAIT), page.click('#sign-in')]);
-      await waitForText('not signed in', '#user', 'spa-user');
+      await signIn('spa-user');
       await balanceIs(0);
       await expectPage(
         'no catalog',
@@ -233,12 +245,13 @@ describe('the example SPA in a headless browser', () => {
     async () => {
       // Another user: sign out, sign in.
       await page.goto(exampleUrl, { waitUntil: 'load' });
+      // The header, and its button, show once the page has read the account.
+      await expectPage(
+        'no sign-out',
+        page.waitForSelector('#sign-out', { ...WAIT, visible: true }),
+      );
       await Promise.all([page.waitForNavigation(WAIT), page.click('#sign-out')]);
-      await expectPage('no sign-in form', page.waitForSelector('#user-id', WAIT));
-      await page.$eval('#user-id', (input) => ((input as unknown as { value: string }).value = ''));
-      await page.type('#user-id', 'spa-waiter');
-      await Promise.all([page.waitForNavigation(WAIT), page.click('#sign-in')]);
-      await waitForText('not signed in', '#user', 'spa-waiter');
+      await signIn('spa-waiter');
       await balanceIs(0);
 
       // The browser is back before the provider's webhook: the page says it is waiting, and

@@ -71,7 +71,7 @@ function showSignIn(config: Config): void {
       <p>Development sign-in: pick any user id. Tally issues a token for it
          (<code>POST /dev/token</code>, which does not exist in production).</p>
       <form class="sign-in">
-        <input id="user-id" name="userId" value="alice" required maxlength="64" />
+        <input id="user-id" name="userId" placeholder="alice" required maxlength="64" />
         <button id="sign-in" class="primary" type="submit">Sign in</button>
       </form>
     </section>`;
