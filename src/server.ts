@@ -7,7 +7,7 @@ import { BillingQueries, CheckoutService, PaymentService } from './billing';
 import type { AppConfig } from './config';
 import { openDatabase, type Database } from './db';
 import { buildTallySchema, createGraphQLHttp, createGraphQLWs } from './graphql';
-import { createHttpApp, DEV_TOKEN_SECONDS, originAllowed } from './http';
+import { createHttpApp, DEV_TOKEN_SECONDS, originAllowed, type OriginPolicy } from './http';
 import { Ledger, ProfileService } from './ledger';
 import { Metrics, silentLogger, type Logger } from './observability';
 import {
@@ -119,6 +119,11 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
     );
     const services = { profiles, ledger, checkout, payments, billing, realtime };
     const schema = await buildTallySchema();
+    const origins: OriginPolicy = {
+      allowed: config.corsOrigins,
+      publicUrl: () => publicUrl,
+      trustHost: !config.isProduction,
+    };
     const httpServer = createServer();
     httpServer.requestTimeout = 30_000;
     httpServer.headersTimeout = 15_000;
@@ -132,7 +137,7 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
       logger,
       limits: config.graphql,
       websocket: config.websocket,
-      originAllowed: (origin, host) => originAllowed(origin, host, config.corsOrigins, publicUrl),
+      originAllowed: (origin, host) => originAllowed(origin, host, origins),
     });
     const graphql = await createGraphQLHttp({
       schema,
@@ -160,11 +165,11 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
     const app = createHttpApp({
       logger,
       metrics,
-      corsOrigins: config.corsOrigins,
-      publicUrl: () => publicUrl,
-      // Never in production: anyone could sign in as anyone.
+      origins,
+      // Never in production, and by default only with the public development secret:
+      // anyone could sign in as anyone (see config's devTokens).
       issueDevToken:
-        !config.isProduction && config.jwt.secret
+        config.devTokens && config.jwt.secret
           ? (userId) =>
               signToken({
                 secret: config.jwt.secret!,

@@ -65,6 +65,11 @@ export interface AppConfig {
   cancelUrl: string;
   rateLimits: { checkoutPerMinute: number; callbackPerMinute: number };
   corsOrigins: string[];
+  /**
+   * `POST /dev/token` mints user tokens for anyone who asks: on by default only with the
+   * public development secret (where anyone can sign tokens anyway), never in production.
+   */
+  devTokens: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Bounds on GraphQL documents. */
   graphql: { maxDepth: number; maxCost: number };
@@ -207,6 +212,7 @@ const envSchema = z.object({
   RATE_LIMIT_CHECKOUT_PER_MINUTE: intInRange(1, 100_000),
   RATE_LIMIT_CALLBACK_PER_MINUTE: intInRange(1, 1_000_000),
   CORS_ORIGINS: optionalString,
+  DEV_TOKENS: bool,
   LOG_LEVEL: z.preprocess(
     emptyToUndefined,
     z
@@ -320,25 +326,38 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     }
   }
 
-  const corsOrigins = (
+  const corsOrigins: string[] = [];
+  const listedOrigins = (
     e.CORS_ORIGINS ?? (nodeEnv === 'development' ? EXAMPLE_APP_ORIGINS.join(',') : '')
   )
     .split(',')
     .map((o) => o.trim())
     .filter(Boolean);
-  for (const origin of corsOrigins) {
+  for (const origin of listedOrigins) {
     if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
       problems.push(
         `CORS_ORIGINS entry "${origin}" must be an origin like https://app.example.com`,
       );
     } else if (origin === '*' && isProduction) {
       problems.push('CORS_ORIGINS=* is refused in production: list the origins');
+    } else {
+      // As a browser sends it (lower-case host, no default port), or it could never match.
+      corsOrigins.push(origin === '*' ? origin : new URL(origin).origin);
     }
+  }
+
+  const usingDevSecret = !e.JWT_SECRET && !e.JWT_JWKS_URL;
+  if (e.DEV_TOKENS && isProduction) {
+    problems.push('DEV_TOKENS=true is refused in production: anyone could sign in as anyone');
+  }
+  if (e.DEV_TOKENS && e.JWT_JWKS_URL) {
+    problems.push(
+      'DEV_TOKENS needs JWT_SECRET: with JWT_JWKS_URL tokens come from your identity provider',
+    );
   }
 
   if (problems.length > 0) throw new ConfigError(problems);
 
-  const usingDevSecret = !e.JWT_SECRET && !e.JWT_JWKS_URL;
   return {
     nodeEnv,
     isProduction,
@@ -369,6 +388,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       callbackPerMinute: e.RATE_LIMIT_CALLBACK_PER_MINUTE ?? 100,
     },
     corsOrigins,
+    devTokens: !isProduction && !e.JWT_JWKS_URL && (e.DEV_TOKENS ?? usingDevSecret),
     logLevel: e.LOG_LEVEL ?? (nodeEnv === 'test' ? 'silent' : 'info'),
     graphql: { maxDepth: e.GRAPHQL_MAX_DEPTH ?? 12, maxCost: e.GRAPHQL_MAX_COST ?? 2000 },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS ?? 8000,

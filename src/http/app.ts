@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { isDatabaseUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../errors';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import { requestContext, requestIdFrom, type Logger, type Metrics } from '../observability';
-import { corsMiddleware } from './cors';
+import { corsMiddleware, type OriginPolicy } from './cors';
 import { devTokenRoutes } from './dev-token';
 import { graphiqlHandler } from './graphiql';
 import { checkoutResultRoutes, paymentRoutes } from './payment-routes';
@@ -12,9 +12,7 @@ import type { RateLimit } from '../ratelimit';
 export interface HttpAppOptions {
   logger: Logger;
   metrics: Metrics;
-  corsOrigins: readonly string[];
-  /** This server's public URL: pages served from there are same-origin. */
-  publicUrl: () => string;
+  origins: OriginPolicy;
   /** Development only: signs a user token for `POST /dev/token`. Absent in production. */
   issueDevToken?: ((userId: string) => Promise<string>) | undefined;
   graphql: RequestHandler;
@@ -102,7 +100,7 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
     app.use('/checkout', checkoutResultRoutes());
   }
 
-  const cors = corsMiddleware(options.corsOrigins, options.publicUrl);
+  const cors = corsMiddleware(options.origins);
   if (options.issueDevToken) {
     app.use('/dev', cors, devTokenRoutes(options.issueDevToken));
   }

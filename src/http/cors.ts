@@ -3,22 +3,32 @@ import type { RequestHandler } from 'express';
 const ALLOWED_HEADERS =
   'authorization, content-type, apollo-require-preflight, x-apollo-operation-name';
 
-/**
- * Is a browser at `origin` allowed to call the API? Same-origin pages always are: the
- * request's own host, or this server's public URL (behind a proxy that rewrites Host).
- */
+/** Which browser origins may call the API, over HTTP and at the WebSocket upgrade. */
+export interface OriginPolicy {
+  /** CORS_ORIGINS, normalised as browsers send them; `*` for any. */
+  allowed: readonly string[];
+  /** This server's public URL: pages served from there are same-origin. */
+  publicUrl: () => string;
+  /**
+   * Whether an Origin naming the request's own Host header is same-origin too: outside
+   * production, so pages work at localhost and 127.0.0.1 alike. In production the Host
+   * header is whatever the caller (or a DNS-rebinding page) says, so only PUBLIC_URL counts.
+   */
+  trustHost: boolean;
+}
+
+/** Is a browser at `origin` allowed to call the API? Requests without an Origin are. */
 export function originAllowed(
   origin: string | undefined,
   host: string | undefined,
-  allowed: readonly string[],
-  publicUrl?: string,
+  policy: OriginPolicy,
 ): boolean {
   if (!origin) return true;
-  if (allowed.includes('*') || allowed.includes(origin)) return true;
+  if (policy.allowed.includes('*') || policy.allowed.includes(origin)) return true;
   try {
     const { host: originHost, origin: normalised } = new URL(origin);
-    if (publicUrl !== undefined && new URL(publicUrl).origin === normalised) return true;
-    return host !== undefined && originHost === host;
+    if (new URL(policy.publicUrl()).origin === normalised) return true;
+    return policy.trustHost && host !== undefined && originHost === host;
   } catch {
     return false;
   }
@@ -29,20 +39,17 @@ export function originAllowed(
  * before it runs: a browser would hide the answer anyway, but a mutation would already have
  * happened. Requests without an Origin header (servers, curl, same-origin navigation) pass.
  */
-export function corsMiddleware(
-  allowed: readonly string[],
-  publicUrl: () => string,
-): RequestHandler {
+export function corsMiddleware(policy: OriginPolicy): RequestHandler {
   return (req, res, next) => {
     const origin = req.headers.origin;
     res.setHeader('Vary', 'Origin');
-    if (origin && !originAllowed(origin, req.headers.host, allowed, publicUrl())) {
+    if (origin && !originAllowed(origin, req.headers.host, policy)) {
       res.status(403).json({
         errors: [{ message: 'Origin not allowed', extensions: { code: 'FORBIDDEN' } }],
       });
       return;
     }
-    if (origin && (allowed.includes('*') || allowed.includes(origin))) {
+    if (origin && (policy.allowed.includes('*') || policy.allowed.includes(origin))) {
       res.setHeader('Access-Control-Allow-Origin', origin);
       res.setHeader('Access-Control-Allow-Headers', ALLOWED_HEADERS);
       res.setHeader('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');

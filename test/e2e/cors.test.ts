@@ -26,7 +26,8 @@ function upgrade(t: TestServer, origin: string): Promise<number | 'open'> {
 describe('CORS and the development token route', () => {
   let t: TestServer;
   beforeAll(async () => {
-    t = await startTestServer({ CORS_ORIGINS: APP });
+    // The tests' JWT secret is not the public development one: the route must be asked for.
+    t = await startTestServer({ CORS_ORIGINS: APP, DEV_TOKENS: 'true' });
   });
   afterAll(() => t?.close());
 
@@ -94,6 +95,18 @@ describe('CORS and the development token route', () => {
     expect(server.status).toBe(200);
   });
 
+  it('outside production, a page at the Host the request names is same-origin', async () => {
+    // localhost and 127.0.0.1 alike, in development; production trusts PUBLIC_URL only.
+    const port = new URL(t.url).port;
+    const res = await request(t.url)
+      .post('/graphql')
+      .set('host', `localhost:${port}`)
+      .set('origin', `http://localhost:${port}`)
+      .set('content-type', 'application/json')
+      .send({ query: '{ products { id } }' });
+    expect(res.status).toBe(200);
+  });
+
   it('checks the Origin of a WebSocket upgrade the same way', async () => {
     await expect(upgrade(t, APP)).resolves.toBe('open');
     await expect(upgrade(t, EVIL)).resolves.toBe(403);
@@ -127,6 +140,20 @@ describe('CORS and the development token route', () => {
   });
 });
 
+describe("with an operator's own JWT secret", () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({ NODE_ENV: 'development' });
+  });
+  afterAll(() => t?.close());
+
+  it('offers no development tokens unless DEV_TOKENS=true: they would be real ones', async () => {
+    expect(t.config.jwt.usingDevSecret).toBe(false);
+    const res = await request(t.url).post('/dev/token').send({ userId: 'alice' });
+    expect(res.status).toBe(404);
+  });
+});
+
 describe('in production', () => {
   let t: TestServer;
   beforeAll(async () => {
@@ -153,5 +180,23 @@ describe('in production', () => {
       .set('origin', 'http://localhost:5173')
       .set('access-control-request-method', 'POST');
     expect(preflight.status).toBe(403);
+  });
+
+  it('trusts PUBLIC_URL, not the Host header, for same-origin (no DNS rebinding)', async () => {
+    const port = new URL(t.url).port;
+    const rebound = `rebind.attacker.example:${port}`;
+    const res = await request(t.url)
+      .post('/graphql')
+      .set('host', rebound)
+      .set('origin', `http://${rebound}`)
+      .set('content-type', 'application/json')
+      .send({ query: '{ products { id } }' });
+    expect(res.status).toBe(403);
+    const own = await request(t.url)
+      .post('/graphql')
+      .set('origin', t.url)
+      .set('content-type', 'application/json')
+      .send({ query: '{ products { id } }' });
+    expect(own.status).toBe(200);
   });
 });

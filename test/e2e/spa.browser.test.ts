@@ -44,6 +44,7 @@ describe('the example SPA in a headless browser', () => {
     exampleUrl = `http://127.0.0.1:${(exampleServer.address() as AddressInfo).port}`;
     t = await startTestServer({
       CORS_ORIGINS: exampleUrl,
+      DEV_TOKENS: 'true',
       RATE_LIMIT_CHECKOUT_PER_MINUTE: String(CHECKOUT_LIMIT),
       SUCCESS_URL: `${exampleUrl}/checkout/success`,
       CANCEL_URL: `${exampleUrl}/checkout/cancel`,

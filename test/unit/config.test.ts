@@ -39,6 +39,45 @@ describe('configuration', () => {
     expect(config.jwt).toMatchObject({ secret: DEV_JWT_SECRET, usingDevSecret: true });
   });
 
+  it('offers development tokens only with the public development secret, unless asked', () => {
+    const own = 'an-operator-secret-of-at-least-32-characters';
+    expect(loadConfig({}).devTokens).toBe(true);
+    // A real secret: a token route would hand out valid tokens for it. Off unless asked.
+    expect(loadConfig({ JWT_SECRET: own }).devTokens).toBe(false);
+    expect(loadConfig({ JWT_SECRET: own, DEV_TOKENS: 'true' }).devTokens).toBe(true);
+    expect(loadConfig({ DEV_TOKENS: 'false' }).devTokens).toBe(false);
+    expect(() =>
+      loadConfig({ JWT_JWKS_URL: 'https://idp.example/jwks', DEV_TOKENS: 'true' }),
+    ).toThrow(/DEV_TOKENS needs JWT_SECRET/);
+    const production = {
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://tally@db/tally',
+      PUBLIC_URL: 'https://billing.example.com',
+      JWT_SECRET: own,
+      PAYMENT_PROVIDER: 'paddle',
+      PADDLE_TEST_API_KEY: 'pdl_test_key',
+      PADDLE_TEST_WEBHOOK_SECRET: 'pdl_ntfset_secret',
+      PADDLE_TEST_PRICE_CREDITS_100: 'pri_01credits100',
+      PADDLE_TEST_PRICE_CREDITS_1000: 'pri_01credits1000',
+      PADDLE_TEST_PRICE_PLAN_MONTHLY: 'pri_01planmonthly',
+    };
+    expect(loadConfig(production).devTokens).toBe(false);
+    expect(() => loadConfig({ ...production, DEV_TOKENS: 'true' })).toThrow(
+      /DEV_TOKENS=true is refused in production/,
+    );
+  });
+
+  it('keeps CORS origins as browsers send them', () => {
+    const config = loadConfig({
+      CORS_ORIGINS: 'https://App.Example.com:443,http://localhost:5173,http://LOCALHOST:80',
+    });
+    expect(config.corsOrigins).toEqual([
+      'https://app.example.com',
+      'http://localhost:5173',
+      'http://localhost',
+    ]);
+  });
+
   it('reads every variable of the API table', () => {
     const config = loadConfig({
       PORT: '8080',

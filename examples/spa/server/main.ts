@@ -27,6 +27,8 @@ async function main(): Promise<void> {
       SUCCESS_URL: process.env['SUCCESS_URL'] ?? `${origin}/checkout/success`,
       CANCEL_URL: process.env['CANCEL_URL'] ?? `${origin}/checkout/cancel`,
       CORS_ORIGINS: process.env['CORS_ORIGINS'] ?? `${origin},http://127.0.0.1:${port}`,
+      // The app's sign-in page asks Tally for development tokens, even with a JWT_SECRET set.
+      DEV_TOKENS: process.env['DEV_TOKENS'] ?? 'true',
     });
     if (config.isProduction) throw new Error('the example app is for development only');
     const tally = await startTally({
