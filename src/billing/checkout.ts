@@ -1,4 +1,4 @@
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { findProduct } from '../catalog';
 import { Order } from '../entities';
 import { runTransaction } from '../db';
@@ -48,7 +48,6 @@ export class CheckoutService {
     if (!product) throw new DomainError('NOT_FOUND', 'Product not found');
     if (options.idempotencyKey !== undefined) assertIdempotencyKey(options.idempotencyKey);
     await this.profiles.getOrCreateProfile(options.userId);
-    if (product.kind === 'SUBSCRIPTION') await this.assertNotSubscribed(options.userId);
 
     const key = options.idempotencyKey;
     const scope =
@@ -62,9 +61,24 @@ export class CheckoutService {
         : undefined;
     type Created = { kind: 'replay'; orderId: string } | { kind: 'new'; order: Order };
     const created = await runTransaction(this.dataSource, async (manager): Promise<Created> => {
+      // Plan checkouts of one user take turns (see planCheckoutInProgress). The lock comes
+      // first: claiming a key references the profile row (a key-share lock), and two
+      // transactions each holding that and then asking for more would deadlock.
+      if (product.kind === 'SUBSCRIPTION') {
+        await manager.query('SELECT 1 FROM user_profiles WHERE id = $1 FOR NO KEY UPDATE', [
+          options.userId,
+        ]);
+      }
       if (scope) {
         const claim = await claimIdempotencyKey<{ orderId: string }>(manager, scope);
         if (claim.kind === 'replay') return { kind: 'replay', orderId: claim.response.orderId };
+      }
+      if (product.kind === 'SUBSCRIPTION') {
+        const open = await planCheckoutInProgress(manager, options.userId, product.id);
+        if (open) {
+          if (scope) await storeIdempotentResponse(manager, scope, { orderId: open });
+          return { kind: 'replay', orderId: open };
+        }
       }
       const order = manager.create(Order, {
         userId: options.userId,
@@ -130,23 +144,6 @@ export class CheckoutService {
     return { order, checkoutUrl: session.url };
   }
 
-  /**
-   * A second plan would be charged alongside the first: refused while one is ACTIVE or
-   * PAST_DUE, including one cancelled at its period end (it is still paid for until then).
-   */
-  private async assertNotSubscribed(userId: string): Promise<void> {
-    const rows: unknown[] = await this.dataSource.query(
-      `SELECT 1 FROM subscriptions WHERE user_id = $1 AND status IN ('ACTIVE', 'PAST_DUE') LIMIT 1`,
-      [userId],
-    );
-    if (rows.length > 0) {
-      throw new DomainError(
-        'ALREADY_SUBSCRIBED',
-        'You already have a plan; a new one can start when it has ended',
-      );
-    }
-  }
-
   /** The order a key first made; waits briefly while the first request is still at the provider. */
   private async replay(orderId: string): Promise<CheckoutResult> {
     const deadline = Date.now() + REPLAY_WAIT_MS;
@@ -159,4 +156,35 @@ export class CheckoutService {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
+}
+
+/**
+ * One plan at a time: a second would be charged alongside the first. Refuses while the user
+ * has a subscription that is ACTIVE or PAST_DUE (one cancelled at its period end too: it is
+ * paid for until then), and answers the open checkout of the same plan, if there is one, so
+ * two tabs or a double click share one payment page instead of paying twice. The caller
+ * holds the user's profile row locked, so concurrent checkouts take turns.
+ */
+async function planCheckoutInProgress(
+  manager: EntityManager,
+  userId: string,
+  productId: string,
+): Promise<string | undefined> {
+  const active = (await manager.query(
+    `SELECT 1 FROM subscriptions WHERE user_id = $1 AND status IN ('ACTIVE', 'PAST_DUE') LIMIT 1`,
+    [userId],
+  )) as unknown[];
+  const open = (await manager.query(
+    `SELECT id, product_id FROM orders
+      WHERE user_id = $1 AND kind = 'SUBSCRIPTION' AND status = 'PENDING'
+      ORDER BY created_at DESC LIMIT 1`,
+    [userId],
+  )) as Array<{ id: string; product_id: string }>;
+  if (active.length > 0 || (open[0] && open[0].product_id !== productId)) {
+    throw new DomainError(
+      'ALREADY_SUBSCRIBED',
+      'You already have a plan; a new one can start when it has ended',
+    );
+  }
+  return open[0]?.id;
 }

@@ -538,6 +538,19 @@ export class PaymentService {
     if (!payment.subscription)
       throw new Error(`subscription order ${orderId} paid without a period`);
     const period = payment.subscription;
+    // Checkout allows one plan at a time, but the provider may still complete a payment page
+    // opened elsewhere: the money is taken, so the plan starts, and someone must look.
+    const others = (await manager.query(
+      `SELECT id FROM subscriptions WHERE user_id = $1 AND status IN ('ACTIVE', 'PAST_DUE')
+         AND NOT (provider = $2 AND provider_subscription_id = $3)`,
+      [order.userId, this.provider.name, period.providerSubscriptionId],
+    )) as Array<{ id: string }>;
+    if (others.length > 0) {
+      this.logger.error(
+        { orderId: order.id, userId: order.userId, subscriptionIds: others.map((o) => o.id) },
+        'critical: a second active subscription for one user: refund or cancel one',
+      );
+    }
     const rows = (await manager.query(
       `INSERT INTO subscriptions (user_id, order_id, product_id, provider, provider_subscription_id,
          status, current_period_start, current_period_end)

@@ -518,6 +518,60 @@ describe('payments with the mock provider', () => {
       expect(fresh.data?.createCheckout.order.status).toBe('PENDING');
     });
 
+    it('plan checkouts at once share one payment page; a retried key still gets its order', async () => {
+      const user = await buyer();
+      // Two tabs, a double click: eight requests, some with keys, none waiting for another.
+      const started = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          checkout(user.token, 'plan-monthly', i % 2 === 0 ? `tab-${i}` : undefined),
+        ),
+      );
+      expect(started.map((r) => r.status)).toEqual(Array(8).fill(200));
+      const orderIds = new Set(started.map((r) => r.data!.createCheckout.order.id));
+      expect(orderIds.size).toBe(1);
+      const urls = new Set(started.map((r) => r.data!.createCheckout.checkoutUrl));
+      expect(urls.size).toBe(1);
+      const plans = await rows(
+        `SELECT count(*)::int AS n FROM orders WHERE user_id = $1 AND kind = 'SUBSCRIPTION'`,
+        [user.id],
+      );
+      expect(plans[0]!['n']).toBe(1);
+      const [orderId] = [...orderIds];
+      const checkoutId = started[0]!.data!.createCheckout.order.checkoutId!;
+      await clickOnPage(checkoutId, 'pay');
+      expect((await billing(user.token)).credits).toBe(500);
+      // The first request's retry, after the plan started: its own order, not a refusal.
+      const retried = await checkout(user.token, 'plan-monthly', 'tab-0');
+      expect(retried.status).toBe(200);
+      expect(retried.data?.createCheckout.order).toMatchObject({
+        id: orderId,
+        status: 'COMPLETED',
+      });
+      // A new key is a new plan: refused.
+      expect((await checkout(user.token, 'plan-monthly', 'tab-new')).status).toBe(409);
+    });
+
+    it('a plan the provider completes beside another is started, and flagged critical', async () => {
+      const user = await buyer();
+      const { checkoutId } = await open(user.token, 'plan-monthly');
+      // A subscription that began elsewhere (the provider's dashboard, an older release).
+      await rows(
+        `INSERT INTO subscriptions (user_id, product_id, provider, provider_subscription_id,
+           status, current_period_start, current_period_end)
+         VALUES ($1, 'plan-monthly', 'mock', $2, 'ACTIVE', now(), now() + interval '1 month')`,
+        [user.id, `sub_elsewhere_${randomUUID()}`],
+      );
+      await clickOnPage(checkoutId, 'pay');
+      // The money was taken: the plan's credits are granted, and an operator is told.
+      expect((await billing(user.token)).credits).toBe(500);
+      const flagged = t.logs.filter(
+        (line) =>
+          String(line['msg']).startsWith('critical: a second active subscription') &&
+          line['userId'] === user.id,
+      );
+      expect(flagged).toHaveLength(1);
+    });
+
     it('a renewal before its subscription: FAILED, then replayed by an admin once it exists', async () => {
       const user = await buyer();
       const admin = await t.token('ops', 'admin');

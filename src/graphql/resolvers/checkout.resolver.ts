@@ -8,7 +8,7 @@ import { OrderType } from '../types/order.type';
 export class CheckoutResolver {
   @Mutation(() => CreateCheckoutPayload, {
     description:
-      'User token. Starts a checkout for a product and returns the hosted payment page. A plan while the user has an active or past-due subscription is ALREADY_SUBSCRIBED.',
+      'User token. Starts a checkout for a product and returns the hosted payment page. One plan at a time: ALREADY_SUBSCRIBED while the user has an active or past-due subscription; an open checkout of the same plan is returned again.',
   })
   async createCheckout(
     @Arg('input', () => CreateCheckoutInput) input: CreateCheckoutInput,
