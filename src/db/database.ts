@@ -1,4 +1,4 @@
-import type { DataSource, Migration } from 'typeorm';
+import { MigrationExecutor, type DataSource, type Migration } from 'typeorm';
 import type { AppConfig } from '../config';
 import { maskUrl } from '../config';
 import type { Logger } from '../observability';
@@ -11,14 +11,19 @@ import { resolveDataDir, startEmbeddedPostgres, type EmbeddedPostgres } from './
  */
 const MIGRATION_LOCK_KEY = '7453945226155098';
 
-/** TypeORM's runMigrations, one instance at a time across every process on the database. */
+/**
+ * Pending migrations, one process at a time across every instance on the database. They run
+ * on the connection that holds the lock, so a pool of one connection is enough.
+ */
 async function runMigrationsAlone(dataSource: DataSource): Promise<Migration[]> {
   const lock = dataSource.createQueryRunner();
   await lock.connect();
   try {
     await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     try {
-      return await dataSource.runMigrations({ transaction: 'each' });
+      const executor = new MigrationExecutor(dataSource, lock);
+      executor.transaction = 'each';
+      return await executor.executePendingMigrations();
     } finally {
       await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
     }

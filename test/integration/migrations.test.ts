@@ -83,10 +83,17 @@ describe('migrations', () => {
     const freshUrl = withDatabase(adminUrl, fresh);
     await admin((c) => c.query(`CREATE DATABASE "${fresh}"`));
     try {
+      // One of them with a pool of one connection: the lock's connection runs the migrations.
       const starts = await Promise.allSettled(
-        [1, 2, 3].map(() =>
+        [1, 2, 3].map((n) =>
           openDatabase(
-            { databaseUrl: freshUrl, embeddedDataDir: undefined, runMigrations: true },
+            {
+              databaseUrl: freshUrl,
+              embeddedDataDir: undefined,
+              runMigrations: true,
+              databasePoolSize: n === 1 ? 1 : 4,
+              databasePoolWaitMs: 2000,
+            },
             silentLogger,
           ),
         ),
