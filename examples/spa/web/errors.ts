@@ -38,6 +38,8 @@ export function describeError(error: unknown): string {
       return 'You are not allowed to do that.';
     case 'NOT_FOUND':
       return 'That no longer exists. Reload the page and try again.';
+    case 'IN_PROGRESS':
+      return 'That is still running. Give it a moment.';
     case 'WORK_FAILED':
       return error.message;
     case 'BAD_USER_INPUT':

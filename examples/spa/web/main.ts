@@ -234,29 +234,29 @@ async function showHome(tally: Tally, config: Config, token: string): Promise<vo
 }
 
 /** The app's own backend: it charges through Tally with its service token. */
-async function premiumWork(
-  token: string,
-  fail: boolean,
-): Promise<{ result: string; balance: number }> {
-  const response = await fetch('/api/premium-work', {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      authorization: `Bearer ${token}`,
-      // Retrying this request (same key) charges once.
-      'idempotency-key': crypto.randomUUID(),
-    },
-    body: JSON.stringify({ fail }),
-  });
+async function premiumWork(token: string, fail: boolean): Promise<{ result: string }> {
+  // One key per click: when the network drops the answer, the retry (same key) is answered
+  // with the first outcome instead of charging and working again.
+  const key = crypto.randomUUID();
+  const send = () =>
+    fetch('/api/premium-work', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${token}`,
+        'idempotency-key': key,
+      },
+      body: JSON.stringify({ fail }),
+    });
+  const response = await send().catch(() => send());
   const body = (await response.json().catch(() => ({}))) as {
     result?: string;
-    balance?: number;
     error?: { code: string; message: string };
   };
   if (!response.ok || body.error) {
     throw new AppError(body.error?.code ?? 'INTERNAL_SERVER_ERROR', body.error?.message ?? '');
   }
-  return { result: body.result ?? '', balance: body.balance ?? 0 };
+  return { result: body.result ?? '' };
 }
 
 // ---------------------------------------------------------------- back from checkout
