@@ -4,6 +4,7 @@
  * promises, printing a figure for each:
  *
  *  - the image runs as a non-root user that cannot write its code, with a healthcheck;
+ *  - no development token route with the operator's JWT secret;
  *  - migrations ran once, in the migrate step, and the two instances share one job schedule;
  *  - a purchase paid through instance 1 reaches a graphql-ws client of instance 2;
  *  - kill -9 of an instance's process: Docker restarts it, healthy again, nothing lost;
@@ -159,6 +160,15 @@ async function main(): Promise<void> {
     const healthcheck = inspect(tally1!, '{{json .Config.Healthcheck.Test}}');
     if (!healthcheck.includes('/healthz')) fail(`healthcheck: ${healthcheck}`);
     figure('runs as', `user ${user}, uid ${uid}; /app read-only to it; healthcheck on /healthz`);
+    // With the operator's JWT_SECRET, even in development mode, no token route hands out
+    // tokens signed with it.
+    const devToken = await fetch(`${url1}/dev/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: 'intruder' }),
+    });
+    if (devToken.status !== 404) fail(`/dev/token answered ${devToken.status}`);
+    figure('development tokens with a real JWT_SECRET', 'none (/dev/token 404)');
 
     // Migrations: applied by the migrate step, not by the instances.
     const migrate = dc('ps', '-q', '-a', 'migrate');

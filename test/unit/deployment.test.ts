@@ -78,8 +78,11 @@ describe('docker-compose.yml', () => {
     expect(services['redis']?.image).toMatch(/^redis:/);
     expect(services['migrate']?.command).toEqual(['node', 'dist/src/cli/migrate.js']);
     expect(existsSync(path.join(ROOT, 'src', 'cli', 'migrate.ts'))).toBe(true);
-    const ports = instances.map((name) => withDefaults(services[name]!.ports![0]!).split(':')[0]);
-    expect(new Set(ports).size).toBe(instances.length);
+    const published = instances.map((name) => withDefaults(services[name]!.ports![0]!).split(':'));
+    // This machine only, unless asked: the try-out runs with development defaults.
+    expect(published.map(([bind]) => bind)).toEqual(['127.0.0.1', '127.0.0.1']);
+    expect(new Set(published.map(([, port]) => port)).size).toBe(instances.length);
+    expect(published.map(([, , target]) => target)).toEqual(['4000', '4000']);
   });
 
   it('starts the instances after the migrations and Redis, sharing PostgreSQL and Redis', () => {
