@@ -23,6 +23,21 @@ const REDACT_PATHS = [
   '*.webhookSecret',
 ];
 
+/**
+ * Properties some libraries hang on their errors that describe a live connection, not the
+ * failure: node-postgres errors seen by pg-boss carry the whole `client` (kilobytes per
+ * line, with its connection parameters). Dropped from logged errors.
+ */
+const CONNECTION_PROPERTIES = ['client', 'connection', 'socket'];
+
+function serializeError(error: unknown): unknown {
+  const serialized = pino.stdSerializers.err(error as Error) as unknown;
+  if (serialized && typeof serialized === 'object') {
+    for (const name of CONNECTION_PROPERTIES) delete (serialized as Record<string, unknown>)[name];
+  }
+  return serialized;
+}
+
 export interface LoggerOptions {
   pretty?: boolean;
   /** Configured secrets (keys, webhook secrets): hidden wherever they appear in a line. */
@@ -41,6 +56,7 @@ export function createLogger(level: string, options: LoggerOptions = {}): Logger
   const settings: pino.LoggerOptions = {
     level,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    serializers: { err: serializeError },
     base: { service: 'tally' },
     mixin: () => {
       const requestId = currentRequestId();

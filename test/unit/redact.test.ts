@@ -1,4 +1,4 @@
-import { createRedactor } from '../../src/observability';
+import { createLogger, createRedactor } from '../../src/observability';
 
 const JWT =
   'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsInJvbGUiOiJ1c2VyIn0.c2lnbmF0dXJlLXBhcnQtaGVyZQ';
@@ -65,5 +65,25 @@ describe('log scrubbing', () => {
 
   it('keeps the last four characters of a key, for telling keys apart', () => {
     expect(scrub('pdl_live_apikey_01abcdefghijklmnopqrstuvwx_Zz77')).toBe('[key ****Zz77]');
+  });
+});
+
+describe('logged errors', () => {
+  it('keep what went wrong and drop the connection a library hung on them', () => {
+    const lines: string[] = [];
+    const logger = createLogger('info', { destination: { write: (l: string) => lines.push(l) } });
+    const error = Object.assign(new Error('terminating connection due to administrator command'), {
+      code: '57P01',
+      client: { connectionParameters: { host: 'db', port: 5432, user: 'tally' }, _queryQueue: [] },
+    });
+    logger.warn({ err: error }, 'job queue error (retrying)');
+    const logged = JSON.parse(lines[0]!) as { err: Record<string, unknown> };
+    expect(logged.err).toMatchObject({
+      type: 'Error',
+      message: 'terminating connection due to administrator command',
+      code: '57P01',
+    });
+    expect(logged.err['stack']).toContain('Error: terminating connection');
+    expect(logged.err).not.toHaveProperty('client');
   });
 });
