@@ -5,6 +5,7 @@ import {
   existsSync,
   mkdirSync,
   readFileSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -95,6 +96,29 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** Holds the pid of the process whose cluster it is, while that process runs it. */
+const OWNER_FILE = 'tally.owner';
+
+/**
+ * The other process running the cluster in `dataDir`, if it still runs: a second Tally on
+ * the same folder (`npm start` twice, or beside `npm run example`) must not take it over.
+ */
+function liveOwner(dataDir: string): number | undefined {
+  const file = path.join(dataDir, OWNER_FILE);
+  if (!existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || !processAlive(pid)) {
+    return undefined;
+  }
+  try {
+    // A pid recycled by an unrelated program is no owner (where /proc tells).
+    if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('node')) return undefined;
+  } catch {
+    // No /proc here: trust the pid.
+  }
+  return pid;
+}
+
 /**
  * A postgres left running by a killed service (SIGKILL skips our shutdown) still owns the
  * data folder, and a new start would fail with no message. Stop it first, and say so.
@@ -168,6 +192,13 @@ export async function startEmbeddedPostgres(options: {
     await server.initialise();
   } else {
     accessSync(dataDir, constants.R_OK);
+    const owner = liveOwner(dataDir);
+    if (owner !== undefined) {
+      throw new Error(
+        `the embedded PostgreSQL in ${dataDir} belongs to another running Tally (pid ${owner}): ` +
+          'stop that one, or give this one its own EMBEDDED_PG_DATA_DIR or a DATABASE_URL',
+      );
+    }
     await stopOrphan(dataDir, logger);
   }
   try {
@@ -180,6 +211,8 @@ export async function startEmbeddedPostgres(options: {
     );
   }
 
+  const ownerFile = path.join(dataDir, OWNER_FILE);
+  writeFileSync(ownerFile, `${process.pid}\n`);
   const client = server.getPgClient('postgres', '127.0.0.1');
   await client.connect();
   try {
@@ -197,6 +230,7 @@ export async function startEmbeddedPostgres(options: {
       if (stopped) return;
       stopped = true;
       await server.stop();
+      rmSync(ownerFile, { force: true });
     },
   };
 }
