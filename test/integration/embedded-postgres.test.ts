@@ -42,4 +42,19 @@ describe('the embedded PostgreSQL data folder', () => {
     expect(await answers(next.url)).toBe(true);
     await next.stop();
   }, 60_000);
+
+  it('takes over a cluster whose process was killed, stopping the orphaned server', async () => {
+    const killed = await startDatabaseProcess(dataDir, await freePort(), 'tally');
+    process.kill(killed.pid, 'SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Its PostgreSQL outlived it, still holding the folder.
+    expect(await answers(killed.url)).toBe(true);
+    const after = await startDatabaseProcess(dataDir, await freePort(), 'tally');
+    try {
+      expect(await answers(after.url)).toBe(true);
+      expect(await answers(killed.url)).toBe(false);
+    } finally {
+      await after.stop();
+    }
+  }, 60_000);
 });

@@ -56,7 +56,7 @@ export async function startDatabaseProcess(
   dataDir: string,
   port: number,
   database: string,
-): Promise<{ url: string; stop: () => Promise<void> }> {
+): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
   const child = spawn(
     process.execPath,
     [
@@ -89,6 +89,7 @@ export async function startDatabaseProcess(
   });
   return {
     url,
+    pid: child.pid!,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
