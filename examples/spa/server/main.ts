@@ -21,9 +21,14 @@ async function main(): Promise<void> {
   let stopTally = async () => undefined as void;
 
   if (!tallyUrl) {
-    // Tally's redirect after checkout comes back to this app, and its CORS lets this app in.
+    // A Tally of the example's own, beside any `npm start` (port 4000, .data/postgres): its
+    // redirect after checkout comes back to this app, and its CORS lets this app in.
+    const tallyPort = process.env['EXAMPLE_TALLY_PORT'] ?? '4100';
     const config = loadConfig({
       ...process.env,
+      PORT: tallyPort,
+      PUBLIC_URL: `http://localhost:${tallyPort}`,
+      EMBEDDED_PG_DATA_DIR: process.env['EXAMPLE_PG_DATA_DIR'] ?? '.data/example-postgres',
       SUCCESS_URL: process.env['SUCCESS_URL'] ?? `${origin}/checkout/success`,
       CANCEL_URL: process.env['CANCEL_URL'] ?? `${origin}/checkout/cancel`,
       CORS_ORIGINS: process.env['CORS_ORIGINS'] ?? `${origin},http://127.0.0.1:${port}`,
