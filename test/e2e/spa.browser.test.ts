@@ -358,4 +358,27 @@ describe('the example SPA in a headless browser', () => {
     },
     TIMEOUT,
   );
+
+  it(
+    'says so when the session ends while the page is open, then asks to sign in',
+    async () => {
+      // A session whose token lapses in a few seconds, as one left open overnight would.
+      const token = await t.token('spa-sleeper', 'user', { expiresIn: '4s' });
+      await page.goto(exampleUrl, { waitUntil: 'load' });
+      await page.evaluate(
+        `localStorage.setItem('render-studio-session', ${JSON.stringify(
+          JSON.stringify({ userId: 'spa-sleeper', token }),
+        )})`,
+      );
+      await page.goto(exampleUrl, { waitUntil: 'load' });
+      await waitForText('not signed in', '#user', 'spa-sleeper');
+      // Tally closes the live socket when the token expires (4401); the page says why.
+      await waitForText('no session notice', '#notice', 'Your session has ended');
+      // The next action leads back to the sign-in form.
+      await Promise.all([page.waitForNavigation(WAIT), page.click('#work')]);
+      await expectPage('no sign-in form', page.waitForSelector('#user-id', WAIT));
+      expect(traffic.exceptions).toEqual([]);
+    },
+    TIMEOUT,
+  );
 });

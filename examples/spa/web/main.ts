@@ -57,6 +57,12 @@ async function busy(button: HTMLButtonElement, action: () => Promise<void>): Pro
   }
 }
 
+/** A live feed stopped. An ended session is said so; the next click leads to sign-in. */
+function liveFailed(error: AppError): void {
+  notice(describeError(error));
+  if (error.code === 'UNAUTHENTICATED') localStorage.removeItem(SESSION_KEY);
+}
+
 function signOut(): void {
   localStorage.removeItem(SESSION_KEY);
   location.assign('/');
@@ -225,7 +231,7 @@ async function showHome(tally: Tally, config: Config, token: string): Promise<vo
         void showAccount(tally);
       }
     },
-    (error) => notice(describeError(error)),
+    liveFailed,
   );
   // Whatever happened while the socket was down is in the database: read it again.
   tally.onReconnect(() => void showAccount(tally));
@@ -291,7 +297,7 @@ function showCheckoutResult(tally: Tally, success: boolean): void {
       $('#order-status').textContent = text[order.status] ?? order.status;
       $('#order-status').dataset['status'] = order.status;
     },
-    (error) => notice(describeError(error)),
+    liveFailed,
   );
 }
 

@@ -61,7 +61,9 @@ export class Tally {
       url: `${this.url.replace(/^http/, 'ws')}/graphql`,
       connectionParams: { authorization: `Bearer ${this.token}` },
       // Reconnects after a network blip; the page re-reads `me` on reconnect (see main.ts).
+      // A refused or expired token is final: retrying with it cannot help.
       retryAttempts: 5,
+      shouldRetry: (event) => !isSessionClose(event),
     });
     return this.live.subscribe<R>(
       { query: document.toString(), variables: (variables ?? {}) as Record<string, unknown> },
@@ -70,7 +72,12 @@ export class Tally {
           if (result.errors?.length) onError(toAppError(result.errors));
           else if (result.data) onData(result.data);
         },
-        error: () => onError(new AppError('INTERNAL_SERVER_ERROR', 'Live updates stopped')),
+        error: (event) =>
+          onError(
+            isSessionClose(event)
+              ? new AppError('UNAUTHENTICATED', 'Session ended')
+              : new AppError('INTERNAL_SERVER_ERROR', 'Live updates stopped'),
+          ),
         complete: () => undefined,
       },
     );
@@ -87,6 +94,12 @@ export class Tally {
   close(): void {
     void this.live?.dispose();
   }
+}
+
+/** Tally closes a socket with 4401 when its token expires, 4403 when it refuses one. */
+function isSessionClose(event: unknown): boolean {
+  const code = (event as { code?: unknown } | null)?.code;
+  return code === 4401 || code === 4403;
 }
 
 /** Development sign-in: Tally's `POST /dev/token` (absent in production). */
