@@ -327,8 +327,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
 
   const corsOrigins: string[] = [];
+  // `none`: no other origin, not even the development default.
   const listedOrigins = (
-    e.CORS_ORIGINS ?? (nodeEnv === 'development' ? EXAMPLE_APP_ORIGINS.join(',') : '')
+    e.CORS_ORIGINS === 'none'
+      ? ''
+      : (e.CORS_ORIGINS ?? (nodeEnv === 'development' ? EXAMPLE_APP_ORIGINS.join(',') : ''))
   )
     .split(',')
     .map((o) => o.trim())

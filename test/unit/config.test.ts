@@ -76,6 +76,7 @@ describe('configuration', () => {
       'http://localhost:5173',
       'http://localhost',
     ]);
+    expect(loadConfig({ CORS_ORIGINS: 'none' }).corsOrigins).toEqual([]);
   });
 
   it('reads every variable of the API table', () => {
