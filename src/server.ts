@@ -100,6 +100,7 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
       },
       paymentFailed: () => metrics.payments.inc({ outcome: 'failed' }),
       refunded: (kind) => metrics.refunds.inc({ kind }),
+      secondSubscription: () => metrics.subscriptionConflicts.inc(),
       webhookHandled: (kind, outcome, seconds) => {
         metrics.webhookEvents.inc({ kind, outcome });
         if (outcome !== 'rejected') metrics.webhookSeconds.observe({ kind }, seconds);

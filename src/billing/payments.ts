@@ -36,6 +36,8 @@ export interface PaymentHooks {
   paymentFailed?: () => void;
   /** A provider refund was applied (of an order's payment or a renewal's). */
   refunded?: (kind: 'order' | 'renewal') => void;
+  /** A plan started while the user already had one: someone must refund or cancel one. */
+  secondSubscription?: () => void;
 }
 
 export interface WebhookOutcome {
@@ -550,6 +552,8 @@ export class PaymentService {
         { orderId: order.id, userId: order.userId, subscriptionIds: others.map((o) => o.id) },
         'critical: a second active subscription for one user: refund or cancel one',
       );
+      const hook = this.hooks.secondSubscription;
+      if (hook) afterCommit(manager, hook);
     }
     const rows = (await manager.query(
       `INSERT INTO subscriptions (user_id, order_id, product_id, provider, provider_subscription_id,

@@ -14,6 +14,7 @@ export class Metrics {
   /** Payments that ended: completed, failed (the provider refused or broke), cancelled. */
   readonly payments: Counter<'outcome'>;
   readonly refunds: Counter<'kind'>;
+  readonly subscriptionConflicts: Counter;
   readonly checkouts: Counter<'outcome'>;
   readonly webhookEvents: Counter<'kind' | 'outcome'>;
   /** From receipt of a webhook to the commit of what it changed. */
@@ -65,6 +66,11 @@ export class Metrics {
       name: 'tally_refunds_total',
       help: 'Provider refunds applied, by what was refunded (order, renewal)',
       labelNames: ['kind'],
+      registers,
+    });
+    this.subscriptionConflicts = new Counter({
+      name: 'tally_subscription_conflicts_total',
+      help: 'Plans started while the user already had an active one (refund or cancel one)',
       registers,
     });
     this.checkouts = new Counter({

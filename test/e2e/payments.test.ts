@@ -570,6 +570,9 @@ describe('payments with the mock provider', () => {
           line['userId'] === user.id,
       );
       expect(flagged).toHaveLength(1);
+      // Counted too, for the TallySecondSubscription alert.
+      const metrics = await request(t.url).get('/metrics');
+      expect(metrics.text).toMatch(/^tally_subscription_conflicts_total 1$/m);
     });
 
     it('a renewal before its subscription: FAILED, then replayed by an admin once it exists', async () => {
