@@ -177,8 +177,8 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
                 subject: userId,
                 role: 'user',
                 expiresIn: `${DEV_TOKEN_SECONDS}s`,
-                ...(config.jwt.issuer ? { issuer: config.jwt.issuer } : {}),
-                ...(config.jwt.audience ? { audience: config.jwt.audience } : {}),
+                issuer: config.jwt.issuer,
+                audience: config.jwt.audience,
               })
           : undefined,
       metricsToken: config.metricsToken,

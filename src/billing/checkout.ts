@@ -6,6 +6,7 @@ import { DomainError } from '../errors';
 import {
   assertIdempotencyKey,
   claimIdempotencyKey,
+  lockProfile,
   storeIdempotentResponse,
   type ProfileService,
 } from '../ledger';
@@ -61,14 +62,9 @@ export class CheckoutService {
         : undefined;
     type Created = { kind: 'replay'; orderId: string } | { kind: 'new'; order: Order };
     const created = await runTransaction(this.dataSource, async (manager): Promise<Created> => {
-      // Plan checkouts of one user take turns (see planCheckoutInProgress). The lock comes
-      // first: claiming a key references the profile row (a key-share lock), and two
-      // transactions each holding that and then asking for more would deadlock.
-      if (product.kind === 'SUBSCRIPTION') {
-        await manager.query('SELECT 1 FROM user_profiles WHERE id = $1 FOR NO KEY UPDATE', [
-          options.userId,
-        ]);
-      }
+      // Plan checkouts of one user take turns (see planCheckoutInProgress), under the same
+      // profile lock the ledger's movements take first.
+      if (product.kind === 'SUBSCRIPTION') await lockProfile(manager, options.userId);
       if (scope) {
         const claim = await claimIdempotencyKey<{ orderId: string }>(manager, scope);
         if (claim.kind === 'replay') return { kind: 'replay', orderId: claim.response.orderId };

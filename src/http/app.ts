@@ -5,6 +5,7 @@ import { requestContext, requestIdFrom, type Logger, type Metrics } from '../obs
 import { corsMiddleware, type OriginPolicy } from './cors';
 import { devTokenRoutes } from './dev-token';
 import { graphiqlHandler } from './graphiql';
+import { jsonError } from './json-error';
 import { checkoutResultRoutes, paymentRoutes } from './payment-routes';
 import type { PaymentService } from '../billing';
 import type { RateLimit } from '../ratelimit';
@@ -34,10 +35,6 @@ export const MAX_BODY_BYTES = 100 * 1024;
 function secretsEqual(given: string, expected: string): boolean {
   const digest = (s: string) => createHash('sha256').update(s).digest();
   return timingSafeEqual(digest(given), digest(expected));
-}
-
-function jsonError(code: string, message: string) {
-  return { errors: [{ message, extensions: { code } }] };
 }
 
 export function createHttpApp(options: HttpAppOptions): express.Express {

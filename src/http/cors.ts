@@ -1,4 +1,5 @@
 import type { RequestHandler } from 'express';
+import { jsonError } from './json-error';
 
 const ALLOWED_HEADERS =
   'authorization, content-type, apollo-require-preflight, x-apollo-operation-name';
@@ -44,9 +45,7 @@ export function corsMiddleware(policy: OriginPolicy): RequestHandler {
     const origin = req.headers.origin;
     res.setHeader('Vary', 'Origin');
     if (origin && !originAllowed(origin, req.headers.host, policy)) {
-      res.status(403).json({
-        errors: [{ message: 'Origin not allowed', extensions: { code: 'FORBIDDEN' } }],
-      });
+      res.status(403).json(jsonError('FORBIDDEN', 'Origin not allowed'));
       return;
     }
     if (origin && (policy.allowed.includes('*') || policy.allowed.includes(origin))) {

@@ -29,5 +29,6 @@ export {
   claimIdempotencyKey,
   storeIdempotentResponse,
 } from './idempotency';
+export { lockProfile } from './movements';
 export { withCredits, type CreditHold, type WithCreditsResult } from './with-credits';
 export { queryRows } from './sql';
