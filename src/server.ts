@@ -7,7 +7,13 @@ import { BillingQueries, CheckoutService, PaymentService } from './billing';
 import type { AppConfig } from './config';
 import { openDatabase, type Database } from './db';
 import { buildTallySchema, createGraphQLHttp, createGraphQLWs } from './graphql';
-import { createHttpApp, DEV_TOKEN_SECONDS, originAllowed, type OriginPolicy } from './http';
+import {
+  clientAddressResolver,
+  createHttpApp,
+  DEV_TOKEN_SECONDS,
+  originAllowed,
+  type OriginPolicy,
+} from './http';
 import { Ledger, ProfileService } from './ledger';
 import { Metrics, silentLogger, type Logger } from './observability';
 import {
@@ -64,6 +70,7 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
       jwksUrl: config.jwt.jwksUrl,
       issuer: config.jwt.issuer,
       audience: config.jwt.audience,
+      maxLifetimeSeconds: config.jwt.maxLifetimeSeconds,
     });
     // The public URL: PUBLIC_URL, or this server's own once it listens on an ephemeral port.
     let publicUrl = config.publicUrl;
@@ -120,11 +127,14 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
     );
     const services = { profiles, ledger, checkout, payments, billing, realtime };
     const schema = await buildTallySchema();
+    // The port this server listens on, once it does.
+    const listening: { port?: number } = {};
     const origins: OriginPolicy = {
       allowed: config.corsOrigins,
       publicUrl: () => publicUrl,
-      trustHost: !config.isProduction,
+      loopbackPort: () => (config.isProduction ? undefined : listening.port),
     };
+    const clientAddress = clientAddressResolver(config.trustProxy);
     const httpServer = createServer();
     httpServer.requestTimeout = 30_000;
     httpServer.headersTimeout = 15_000;
@@ -138,7 +148,8 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
       logger,
       limits: config.graphql,
       websocket: config.websocket,
-      originAllowed: (origin, host) => originAllowed(origin, host, origins),
+      originAllowed: (origin) => originAllowed(origin, origins),
+      clientAddress,
     });
     const graphql = await createGraphQLHttp({
       schema,
@@ -182,6 +193,9 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
               })
           : undefined,
       metricsToken: config.metricsToken,
+      metricsEnabled: config.metricsEnabled,
+      playground: config.graphql.playground,
+      trustProxy: config.trustProxy,
       graphql: graphql.middleware,
       ready: async () => {
         await dataSource.query('SELECT 1');
@@ -275,6 +289,7 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
       });
     });
     const port = (httpServer.address() as AddressInfo).port;
+    listening.port = port;
     const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
     ownUrl = `http://${host}:${port}`;
     if (config.port === 0 && /:0$/.test(publicUrl)) {

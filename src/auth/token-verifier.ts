@@ -14,7 +14,13 @@ export interface TokenVerifierOptions {
   jwksUrl?: string | undefined;
   issuer?: string | undefined;
   audience?: string | undefined;
+  /** Longest lifetime accepted (exp − iat, or exp − now without iat); default a day. */
+  maxLifetimeSeconds?: number | undefined;
 }
+
+/** Clocks of the token's issuer and of this server may differ by this much. */
+const CLOCK_TOLERANCE_SECONDS = 5;
+const DEFAULT_MAX_LIFETIME_SECONDS = 24 * 60 * 60;
 
 /**
  * Verified tokens are remembered (by their exact text) for at most this long and never past
@@ -86,6 +92,12 @@ export class TokenVerifier {
     return caller;
   }
 
+  private checkLifetime(payload: JWTPayload): void {
+    const max = this.options.maxLifetimeSeconds ?? DEFAULT_MAX_LIFETIME_SECONDS;
+    const problem = lifetimeProblem(payload, max);
+    if (problem) throw unauthenticated(problem);
+  }
+
   private async verifyAfresh(token: string): Promise<Caller> {
     let payload: JWTPayload;
     try {
@@ -93,14 +105,20 @@ export class TokenVerifier {
         algorithms: this.algorithms,
         ...(this.options.issuer ? { issuer: this.options.issuer } : {}),
         ...(this.options.audience ? { audience: this.options.audience } : {}),
-        clockTolerance: 5,
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+        // A token without an expiry would be good forever, on live sockets too.
+        requiredClaims: ['exp'],
       });
       payload = result.payload;
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired) throw unauthenticated('Token expired');
+      if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'exp') {
+        throw unauthenticated('Token has no valid expiry (exp is required)');
+      }
       if (error instanceof joseErrors.JOSEError) throw unauthenticated('Invalid token');
       throw error;
     }
+    this.checkLifetime(payload);
     const subject = payload.sub;
     if (typeof subject !== 'string' || subject.length === 0) {
       throw unauthenticated('Token has no subject');
@@ -117,6 +135,22 @@ export class TokenVerifier {
       tokenExpiresAt: payload.exp,
     };
   }
+}
+
+/**
+ * Tokens live at most maxLifetimeSeconds, and none is issued in the future: a leaked token
+ * with a far `exp`, or one stamped ahead to outlive the limit, is refused.
+ */
+function lifetimeProblem(payload: JWTPayload, maxLifetimeSeconds: number): string | undefined {
+  const now = Math.floor(Date.now() / 1000);
+  const { exp, iat } = payload;
+  if (typeof exp !== 'number') return 'Token has no expiry';
+  if (iat !== undefined && iat > now + CLOCK_TOLERANCE_SECONDS) return 'Token issued in the future';
+  const issued = iat ?? now;
+  if (exp - issued > maxLifetimeSeconds + CLOCK_TOLERANCE_SECONDS) {
+    return `Token lifetime exceeds ${maxLifetimeSeconds} seconds`;
+  }
+  return undefined;
 }
 
 /** Signs an HS256 token: for development tokens and tests, never used by the service. */

@@ -1,3 +1,4 @@
+import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
 import { listProducts } from '../catalog';
 
@@ -16,6 +17,13 @@ const DEV_SECRETS = new Set([DEV_JWT_SECRET, DEV_MOCK_WEBHOOK_SECRET]);
 export const EXAMPLE_APP_ORIGINS = ['http://localhost:5173', 'http://127.0.0.1:5173'];
 
 export type PaymentProviderName = 'mock' | 'paddle';
+
+/**
+ * TRUST_PROXY: which hops in front of Tally may say who the client is (X-Forwarded-For).
+ * `false`: none, the socket's peer is the client; a number: that many proxies in front; a
+ * list: the proxies' addresses or subnets (`loopback`, `10.0.0.0/8`, …).
+ */
+export type TrustProxy = false | number | readonly string[];
 export type PaymentEnv = 'production' | 'test';
 
 export interface PaddleKeys {
@@ -56,7 +64,11 @@ export interface AppConfig {
     audience: string | undefined;
     /** True when the development secret is in use (never in production). */
     usingDevSecret: boolean;
+    /** Longest a token may live (exp − iat, or exp − now without iat); `exp` is required. */
+    maxLifetimeSeconds: number;
   };
+  /** Which proxies' X-Forwarded-For is believed, for every limit and log line. */
+  trustProxy: TrustProxy;
   paymentProvider: PaymentProviderName;
   paymentEnv: PaymentEnv;
   mockWebhookSecret: string;
@@ -71,8 +83,8 @@ export interface AppConfig {
    */
   devTokens: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  /** Bounds on GraphQL documents. */
-  graphql: { maxDepth: number; maxCost: number };
+  /** Bounds on GraphQL documents; introspection and the playground (off in production). */
+  graphql: { maxDepth: number; maxCost: number; introspection: boolean; playground: boolean };
   shutdownTimeoutMs: number;
   /** Scheduled jobs (src/jobs): stuck-order reconciliation, lapsed reservations. */
   jobs: {
@@ -86,9 +98,20 @@ export interface AppConfig {
   };
   /** When set, /metrics wants `Authorization: Bearer <it>`. */
   metricsToken: string | undefined;
+  /** Whether /metrics is served: in production only with a METRICS_TOKEN. */
+  metricsEnabled: boolean;
   /** Live updates over graphql-ws: connection limits, keep-alive, slow-consumer buffer. */
   websocket: {
+    /** Signed-in connections per instance. */
     maxConnections: number;
+    /** Connections not signed in yet (connection_init pending), on a budget of their own. */
+    maxPendingConnections: number;
+    /** Connections from one client address, signed in or not. */
+    maxConnectionsPerAddress: number;
+    /** Connections from one client address not signed in yet. */
+    maxPendingPerAddress: number;
+    /** How long a new socket has to send connection_init. */
+    initTimeoutMs: number;
     maxConnectionsPerUser: number;
     maxSubscriptionsPerConnection: number;
     keepAliveSeconds: number;
@@ -191,6 +214,8 @@ const envSchema = z.object({
   JWT_JWKS_URL: httpUrl,
   JWT_ISSUER: optionalString,
   JWT_AUDIENCE: optionalString,
+  JWT_MAX_LIFETIME_SECONDS: intInRange(60, 31_536_000),
+  TRUST_PROXY: optionalString,
   PAYMENT_PROVIDER: z.preprocess(
     emptyToUndefined,
     z.enum(['mock', 'paddle'], { message: 'must be mock or paddle' }).optional(),
@@ -223,6 +248,8 @@ const envSchema = z.object({
   ),
   GRAPHQL_MAX_DEPTH: intInRange(2, 50),
   GRAPHQL_MAX_COST: intInRange(10, 100_000),
+  GRAPHQL_INTROSPECTION: bool,
+  GRAPHQL_PLAYGROUND: bool,
   SHUTDOWN_TIMEOUT_MS: intInRange(100, 60_000),
   JOBS_ENABLED: bool,
   RECONCILE_CRON: cron,
@@ -234,11 +261,87 @@ const envSchema = z.object({
     z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
   ),
   WS_MAX_CONNECTIONS: intInRange(1, 1_000_000),
+  WS_MAX_PENDING_CONNECTIONS: intInRange(1, 100_000),
+  WS_MAX_CONNECTIONS_PER_ADDRESS: intInRange(1, 1_000_000),
+  WS_MAX_PENDING_PER_ADDRESS: intInRange(1, 10_000),
+  WS_INIT_TIMEOUT_MS: intInRange(100, 60_000),
   WS_MAX_CONNECTIONS_PER_USER: intInRange(1, 10_000),
   WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: intInRange(1, 1000),
   WS_KEEPALIVE_SECONDS: intInRange(1, 3600),
   WS_BUFFER_EVENTS: intInRange(1, 100_000),
 });
+
+/** Longest hop count TRUST_PROXY takes: more proxies than that in front is a mistake. */
+const MAX_PROXY_HOPS = 10;
+
+/** TRUST_PROXY: unset or `false` (the socket's peer), a hop count, or proxy addresses. */
+function parseTrustProxy(raw: string | undefined, problems: string[]): TrustProxy {
+  const value = raw?.trim();
+  if (!value || value === 'false' || value === '0') return false;
+  if (value === 'true') {
+    problems.push(
+      'TRUST_PROXY=true would believe any X-Forwarded-For: give the number of proxies in front, or their addresses',
+    );
+    return false;
+  }
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    if (hops > MAX_PROXY_HOPS) problems.push(`TRUST_PROXY must be at most ${MAX_PROXY_HOPS} hops`);
+    return hops;
+  }
+  const list = value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  try {
+    proxyaddr.compile(list);
+  } catch (error) {
+    problems.push(
+      `TRUST_PROXY must be a hop count or addresses and subnets (${error instanceof Error ? error.message : 'unreadable'})`,
+    );
+  }
+  return list;
+}
+
+/**
+ * A secret's entropy as its characters' spread suggests (Shannon, in bits over the whole
+ * string): `aaaa…` or a word repeated scores low, random base64 or hex of 32+ characters
+ * high. An estimate, enough to refuse a guessable production JWT_SECRET.
+ */
+export function estimatedEntropyBits(secret: string): number {
+  const counts = new Map<string, number>();
+  for (const c of secret) counts.set(c, (counts.get(c) ?? 0) + 1);
+  let perCharacter = 0;
+  for (const count of counts.values()) {
+    const p = count / secret.length;
+    perCharacter -= p * Math.log2(p);
+  }
+  return perCharacter * secret.length;
+}
+
+/** What production refuses beyond the required variables. */
+const MIN_PRODUCTION_SECRET_BITS = 100;
+const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
+
+function productionProblems(e: {
+  PUBLIC_URL?: string | undefined;
+  JWT_SECRET?: string | undefined;
+}): string[] {
+  const problems: string[] = [];
+  if (e.PUBLIC_URL) {
+    const url = new URL(e.PUBLIC_URL);
+    // Plain http is only for an instance nobody outside this machine reaches.
+    if (url.protocol !== 'https:' && !LOOPBACK_HOSTS.test(url.hostname)) {
+      problems.push('PUBLIC_URL must be an https:// URL in production');
+    }
+  }
+  if (e.JWT_SECRET && estimatedEntropyBits(e.JWT_SECRET) < MIN_PRODUCTION_SECRET_BITS) {
+    problems.push(
+      'JWT_SECRET looks guessable: use a random one in production (for example `openssl rand -base64 48`)',
+    );
+  }
+  return problems;
+}
 
 /** Every variable the configuration reads, for checks of deployment files against it. */
 export function configVariableNames(): string[] {
@@ -280,7 +383,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     if (paymentProvider === 'mock') {
       problems.push('PAYMENT_PROVIDER=mock is refused in production: set PAYMENT_PROVIDER=paddle');
     }
+    problems.push(...productionProblems(e));
   }
+  const trustProxy = parseTrustProxy(e.TRUST_PROXY, problems);
   if (e.JWT_SECRET && e.JWT_JWKS_URL) {
     problems.push('JWT_SECRET and JWT_JWKS_URL are exclusive: set only one');
   }
@@ -365,7 +470,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     nodeEnv,
     isProduction,
     port,
-    host: e.HOST ?? '0.0.0.0',
+    // Outside production, this machine only: a development server has development tokens.
+    host: e.HOST ?? (isProduction ? '0.0.0.0' : '127.0.0.1'),
     publicUrl,
     databaseUrl: e.DATABASE_URL,
     embeddedDataDir: e.EMBEDDED_PG_DATA_DIR,
@@ -379,7 +485,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       issuer: e.JWT_ISSUER,
       audience: e.JWT_AUDIENCE,
       usingDevSecret,
+      maxLifetimeSeconds: e.JWT_MAX_LIFETIME_SECONDS ?? 24 * 60 * 60,
     },
+    trustProxy,
     paymentProvider,
     paymentEnv,
     mockWebhookSecret: e.MOCK_WEBHOOK_SECRET ?? DEV_MOCK_WEBHOOK_SECRET,
@@ -393,7 +501,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     corsOrigins,
     devTokens: !isProduction && !e.JWT_JWKS_URL && (e.DEV_TOKENS ?? usingDevSecret),
     logLevel: e.LOG_LEVEL ?? (nodeEnv === 'test' ? 'silent' : 'info'),
-    graphql: { maxDepth: e.GRAPHQL_MAX_DEPTH ?? 12, maxCost: e.GRAPHQL_MAX_COST ?? 2000 },
+    graphql: {
+      maxDepth: e.GRAPHQL_MAX_DEPTH ?? 12,
+      maxCost: e.GRAPHQL_MAX_COST ?? 2000,
+      introspection: e.GRAPHQL_INTROSPECTION ?? !isProduction,
+      playground: e.GRAPHQL_PLAYGROUND ?? !isProduction,
+    },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS ?? 8000,
     jobs: {
       enabled: e.JOBS_ENABLED ?? true,
@@ -403,8 +516,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       pollSeconds: e.JOBS_POLL_SECONDS ?? 5,
     },
     metricsToken: e.METRICS_TOKEN,
+    metricsEnabled: !isProduction || e.METRICS_TOKEN !== undefined,
     websocket: {
       maxConnections: e.WS_MAX_CONNECTIONS ?? 10_000,
+      maxPendingConnections: e.WS_MAX_PENDING_CONNECTIONS ?? 200,
+      maxConnectionsPerAddress: e.WS_MAX_CONNECTIONS_PER_ADDRESS ?? 100,
+      maxPendingPerAddress: e.WS_MAX_PENDING_PER_ADDRESS ?? 10,
+      initTimeoutMs: e.WS_INIT_TIMEOUT_MS ?? 3000,
       maxConnectionsPerUser: e.WS_MAX_CONNECTIONS_PER_USER ?? 10,
       maxSubscriptionsPerConnection: e.WS_MAX_SUBSCRIPTIONS_PER_CONNECTION ?? 20,
       keepAliveSeconds: e.WS_KEEPALIVE_SECONDS ?? 15,

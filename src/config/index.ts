@@ -9,5 +9,6 @@ export {
   type PaymentEnv,
   type PaymentProviderName,
   type PaddleKeys,
+  type TrustProxy,
 } from './config';
 export { configSecrets, maskSecret, maskUrl } from './mask';

@@ -10,7 +10,11 @@ import { isDomainError } from '../errors';
 import type { Logger, Metrics } from '../observability';
 import type { GraphQLContext, GraphQLServices } from './context';
 import { createFormatError, domainErrorToGraphQL } from './errors';
-import { costLimitPlugin, depthLimitRule, subscriptionsOverWebSocketPlugin } from './limits';
+import {
+  documentLimitsPlugin,
+  subscriptionsOverWebSocketPlugin,
+  type DocumentLimits,
+} from './limits';
 
 export interface GraphQLHttpOptions {
   schema: GraphQLSchema;
@@ -19,7 +23,7 @@ export interface GraphQLHttpOptions {
   verifier: TokenVerifier;
   logger: Logger;
   metrics: Metrics;
-  limits: { maxDepth: number; maxCost: number };
+  limits: DocumentLimits;
   /** How long a stop waits for in-flight requests before closing their sockets. */
   stopGracePeriodMs?: number;
   /** Extra Apollo plugins (e.g. draining the WebSocket server on stop). */
@@ -36,13 +40,14 @@ export async function createGraphQLHttp(options: GraphQLHttpOptions): Promise<Gr
   const { schema, httpServer, services, verifier, logger, metrics, limits } = options;
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
-    validationRules: [depthLimitRule(limits.maxDepth)],
     // Stack traces are never sent, whatever NODE_ENV says: errors are logged instead.
     includeStacktraceInErrorResponses: false,
     formatError: createFormatError(logger, (code) => metrics.graphqlErrors.inc({ code })),
     csrfPrevention: true,
     // main.ts owns SIGTERM/SIGINT: it drains HTTP, closes sockets, then the database.
     stopOnTerminationSignals: false,
+    // Whether introspection is allowed is decided with the other limits (documentLimitsPlugin),
+    // the same way for HTTP and WebSocket.
     introspection: true,
     plugins: [
       ApolloServerPluginDrainHttpServer({
@@ -65,7 +70,7 @@ export async function createGraphQLHttp(options: GraphQLHttpOptions): Promise<Gr
           };
         },
       },
-      costLimitPlugin(limits.maxCost),
+      documentLimitsPlugin(limits),
       ...(options.plugins ?? []),
     ],
     logger: {

@@ -1,94 +1,43 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import {
   GraphQLError,
+  GraphQLInt,
+  GraphQLObjectType,
+  GraphQLSchema,
   Kind,
   getIntrospectionQuery,
   parse,
-  type ASTVisitor,
-  type DocumentNode,
-  type FragmentDefinitionNode,
-  type GraphQLSchema,
-  type SelectionSetNode,
-  type ValidationContext,
   visit,
+  type DocumentNode,
 } from 'graphql';
-import {
-  fieldExtensionsEstimator,
-  getComplexity,
-  simpleEstimator,
-  type ComplexityEstimator,
-} from 'graphql-query-complexity';
+import { measureOperation, type DocumentMeasure } from './document-measure';
 
-interface Depths {
-  /** Deepest path through the API's own fields. */
-  data: number;
-  /** Deepest path that enters an introspection field (`__schema`, `__type`). */
-  introspection: number;
+/** The bounds every GraphQL operation meets, over HTTP and over WebSocket alike. */
+export interface DocumentLimits {
+  maxDepth: number;
+  maxCost: number;
+  /** false: `__schema` and `__type` are refused (`__typename` stays). */
+  introspection: boolean;
 }
 
-function selectionDepths(
-  selectionSet: SelectionSetNode,
-  fragments: Map<string, FragmentDefinitionNode>,
-  inIntrospection: boolean,
-  visiting: Set<string>,
-): Depths {
-  const result: Depths = { data: 0, introspection: 0 };
-  for (const selection of selectionSet.selections) {
-    let child: Depths | undefined;
-    if (selection.kind === Kind.FIELD) {
-      const name = selection.name.value;
-      if (name === '__typename') continue;
-      const entering = inIntrospection || name === '__schema' || name === '__type';
-      const inner = selection.selectionSet
-        ? selectionDepths(selection.selectionSet, fragments, entering, visiting)
-        : { data: 0, introspection: 0 };
-      child = entering
-        ? { data: 0, introspection: 1 + Math.max(inner.introspection, inner.data) }
-        : {
-            data: 1 + inner.data,
-            introspection: inner.introspection ? 1 + inner.introspection : 0,
-          };
-    } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-      child = selectionDepths(selection.selectionSet, fragments, inIntrospection, visiting);
-    } else {
-      const name = selection.name.value;
-      const fragment = fragments.get(name);
-      // A cycle is reported by graphql's own NoFragmentCycles rule; just stop here.
-      if (!fragment || visiting.has(name)) continue;
-      visiting.add(name);
-      child = selectionDepths(fragment.selectionSet, fragments, inIntrospection, visiting);
-      visiting.delete(name);
-    }
-    result.data = Math.max(result.data, child.data);
-    result.introspection = Math.max(result.introspection, child.introspection);
-  }
-  return result;
-}
-
-export function documentDepths(document: DocumentNode): Depths {
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const definition of document.definitions) {
-    if (definition.kind === Kind.FRAGMENT_DEFINITION) {
-      fragments.set(definition.name.value, definition);
-    }
-  }
-  const result: Depths = { data: 0, introspection: 0 };
-  for (const definition of document.definitions) {
-    if (definition.kind !== Kind.OPERATION_DEFINITION) continue;
-    const depths = selectionDepths(definition.selectionSet, fragments, false, new Set());
-    result.data = Math.max(result.data, depths.data);
-    result.introspection = Math.max(result.introspection, depths.introspection);
-  }
-  return result;
-}
+/**
+ * `__schema` / `__type` fields one operation may hold: each answers with (part of) the whole
+ * schema, so 400 aliases of `__schema` would be megabytes for a 14 KB request. The
+ * playground and codegen send one.
+ */
+export const MAX_INTROSPECTION_FIELDS = 3;
 
 /**
  * The deepest introspection a client legitimately sends: the full query of graphql-js with
  * every option, which is what GraphiQL and codegen use. Deeper introspection is only ever
  * an attack (nested `ofType`/`fields` cycles), so it is refused.
  */
-export const MAX_INTROSPECTION_DEPTH = documentDepths(
-  parse(
+export const MAX_INTROSPECTION_DEPTH = measureOperation({
+  // Any schema will do: an introspection query's depth does not depend on the API's types.
+  schema: new GraphQLSchema({
+    query: new GraphQLObjectType({ name: 'Query', fields: { ok: { type: GraphQLInt } } }),
+  }),
+  document: parse(
     getIntrospectionQuery({
       descriptions: true,
       specifiedByUrl: true,
@@ -98,64 +47,13 @@ export const MAX_INTROSPECTION_DEPTH = documentDepths(
       oneOf: true,
     }),
   ),
-).introspection;
-
-/** A validation rule bounding the depth of data fields and of introspection separately. */
-export function depthLimitRule(maxDepth: number) {
-  return (context: ValidationContext): ASTVisitor => ({
-    Document(node) {
-      const depths = documentDepths(node);
-      if (depths.data > maxDepth) {
-        context.reportError(
-          new GraphQLError(
-            `Query is too deep: depth ${depths.data} exceeds the limit of ${maxDepth}`,
-          ),
-        );
-      }
-      if (depths.introspection > MAX_INTROSPECTION_DEPTH) {
-        context.reportError(
-          new GraphQLError(
-            `Introspection is too deep: depth ${depths.introspection} exceeds the limit of ${MAX_INTROSPECTION_DEPTH}`,
-          ),
-        );
-      }
-    },
-  });
-}
-
-/** Connections cost their page size times their items: `first: 100` is 100 nodes. */
-const connectionEstimator: ComplexityEstimator = ({ args, childComplexity }) => {
-  const first = args['first'];
-  return typeof first === 'number' && first > 0 ? 1 + childComplexity * first : undefined;
-};
-
-/** Introspection is bounded by depth instead: its cost would block the playground. */
-const introspectionEstimator: ComplexityEstimator = ({ field }) =>
-  field.name.startsWith('__') ? 0 : undefined;
-
-export function queryCost(
-  schema: GraphQLSchema,
-  document: DocumentNode,
-  variables: Record<string, unknown>,
-  operationName?: string,
-): number {
-  return getComplexity({
-    schema,
-    query: document,
-    variables,
-    ...(operationName ? { operationName } : {}),
-    estimators: [
-      introspectionEstimator,
-      fieldExtensionsEstimator(),
-      connectionEstimator,
-      simpleEstimator({ defaultComplexity: 1 }),
-    ],
-  });
-}
+  variables: {},
+  operationName: undefined,
+}).introspectionDepth;
 
 /**
- * The variables an operation's cost depends on: those given to a `first` argument (the
- * connection estimator multiplies by it) and to `@skip`/`@include` (which drop fields).
+ * The variables an operation's measure depends on: those given to a `first` argument (the
+ * connection's multiplier) and to `@skip`/`@include` (which drop fields).
  */
 export function costVariables(document: DocumentNode): string[] {
   const names = new Set<string>();
@@ -174,32 +72,104 @@ export function costVariables(document: DocumentNode): string[] {
   return [...names].sort();
 }
 
-const costCache = new WeakMap<DocumentNode, { variables: string[]; costs: Map<string, number> }>();
-const COSTS_PER_DOCUMENT = 64;
+const measureCache = new WeakMap<
+  DocumentNode,
+  { variables: string[]; measures: Map<string, DocumentMeasure> }
+>();
+const MEASURES_PER_DOCUMENT = 64;
 
 /**
- * queryCost, remembered per parsed document (Apollo hands the same DocumentNode to every
- * request with the same query text) and per value of the variables the cost depends on. A
- * deduction's idempotency key changes every request; its cost does not.
+ * measureOperation, remembered per parsed document (Apollo hands the same DocumentNode to
+ * every request with the same query text) and per value of the variables the measure
+ * depends on. A deduction's idempotency key changes every request; its measure does not.
+ * A wrong value of a variable the measure does not depend on is left to execution, which
+ * refuses it the same way.
  */
-export function cachedQueryCost(
-  schema: GraphQLSchema,
-  document: DocumentNode,
-  variables: Record<string, unknown>,
-  operationName?: string,
-): number {
-  let entry = costCache.get(document);
+export function cachedMeasure(options: {
+  schema: GraphQLSchema;
+  document: DocumentNode;
+  variables: Record<string, unknown> | undefined;
+  operationName: string | undefined;
+}): DocumentMeasure {
+  let entry = measureCache.get(options.document);
   if (!entry) {
-    entry = { variables: costVariables(document), costs: new Map() };
-    costCache.set(document, entry);
+    entry = { variables: costVariables(options.document), measures: new Map() };
+    measureCache.set(options.document, entry);
   }
-  const key = JSON.stringify([operationName ?? null, entry.variables.map((v) => variables[v])]);
-  let cost = entry.costs.get(key);
-  if (cost === undefined) {
-    cost = queryCost(schema, document, variables, operationName);
-    if (entry.costs.size < COSTS_PER_DOCUMENT) entry.costs.set(key, cost);
+  const variables = options.variables ?? {};
+  const key = JSON.stringify([
+    options.operationName ?? null,
+    entry.variables.map((v) => variables[v]),
+  ]);
+  const known = entry.measures.get(key);
+  if (known) return known;
+  const measure = measureOperation(options);
+  if (entry.measures.size < MEASURES_PER_DOCUMENT) entry.measures.set(key, measure);
+  return measure;
+}
+
+function refusal(message: string, extensions: Record<string, unknown> = {}): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: { code: 'BAD_USER_INPUT', http: { status: 400 }, ...extensions },
+  });
+}
+
+function limitError(measure: DocumentMeasure, limits: DocumentLimits): GraphQLError | undefined {
+  if (measure.introspectionFields > 0 && !limits.introspection) {
+    return refusal('Introspection is disabled on this server');
   }
-  return cost;
+  if (measure.introspectionFields > MAX_INTROSPECTION_FIELDS) {
+    return refusal(
+      `Too many introspection fields: ${measure.introspectionFields} exceeds the limit of ${MAX_INTROSPECTION_FIELDS}`,
+    );
+  }
+  if (measure.depth > limits.maxDepth) {
+    return refusal(
+      `Query is too deep: depth ${measure.depth} exceeds the limit of ${limits.maxDepth}`,
+    );
+  }
+  if (measure.introspectionDepth > MAX_INTROSPECTION_DEPTH) {
+    return refusal(
+      `Introspection is too deep: depth ${measure.introspectionDepth} exceeds the limit of ${MAX_INTROSPECTION_DEPTH}`,
+    );
+  }
+  if (measure.cost > limits.maxCost) {
+    return refusal(
+      `Query is too expensive: cost ${measure.cost} exceeds the limit of ${limits.maxCost}`,
+      {
+        cost: measure.cost,
+        maxCost: limits.maxCost,
+      },
+    );
+  }
+  return undefined;
+}
+
+/**
+ * The one check of a validated operation against the limits, shared by HTTP and WebSocket:
+ * the error to answer with (BAD_USER_INPUT), or undefined when it may run. Variables of the
+ * wrong type are the client's error here too, never an internal one.
+ */
+export function operationLimitError(options: {
+  schema: GraphQLSchema;
+  document: DocumentNode;
+  variables: Record<string, unknown> | null | undefined;
+  operationName: string | null | undefined;
+  limits: DocumentLimits;
+}): GraphQLError | undefined {
+  let measure: DocumentMeasure;
+  try {
+    measure = cachedMeasure({
+      schema: options.schema,
+      document: options.document,
+      variables: options.variables ?? undefined,
+      operationName: options.operationName ?? undefined,
+    });
+  } catch (error) {
+    if (error instanceof GraphQLError) return refusal(error.message);
+    throw error;
+  }
+  return limitError(measure, options.limits);
 }
 
 /** Subscriptions need a connection to push on: over HTTP they are a clear 400. */
@@ -220,38 +190,20 @@ export function subscriptionsOverWebSocketPlugin(): ApolloServerPlugin {
   };
 }
 
-/** Refuses an operation whose estimated cost exceeds `maxCost`, before it executes. */
-export function costLimitPlugin(maxCost: number): ApolloServerPlugin {
+/** Refuses, before it executes, an operation that exceeds the limits (operationLimitError). */
+export function documentLimitsPlugin(limits: DocumentLimits): ApolloServerPlugin {
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ request, document, schema }) {
-          let cost: number;
-          try {
-            cost = cachedQueryCost(
-              schema,
-              document,
-              request.variables ?? {},
-              request.operationName ?? undefined,
-            );
-          } catch (error) {
-            // The estimator coerces the variables first: a wrong type, a fractional or
-            // out-of-range Int, a missing or unknown input field is the client's error.
-            if (error instanceof GraphQLError) {
-              throw new GraphQLError(error.message, {
-                extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
-              });
-            }
-            throw error;
-          }
-          if (cost > maxCost) {
-            throw new GraphQLError(
-              `Query is too expensive: cost ${cost} exceeds the limit of ${maxCost}`,
-              {
-                extensions: { code: 'BAD_USER_INPUT', http: { status: 400 }, cost, maxCost },
-              },
-            );
-          }
+          const error = operationLimitError({
+            schema,
+            document,
+            variables: request.variables,
+            operationName: request.operationName,
+            limits,
+          });
+          if (error) throw error;
         },
       };
     },

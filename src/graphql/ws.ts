@@ -1,15 +1,30 @@
-import type { GraphQLSchema } from 'graphql';
-import { GraphQLError, execute, parse, subscribe, validate, specifiedRules } from 'graphql';
-import type { ConnectionInitMessage } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
+import {
+  GraphQLError,
+  execute,
+  parse,
+  subscribe,
+  validate,
+  type ExecutionArgs,
+  type GraphQLSchema,
+} from 'graphql';
+import {
+  makeServer,
+  type Context,
+  type Server as GraphQLWsServer,
+  type SubscribePayload,
+} from 'graphql-ws';
 import type { IncomingMessage, Server } from 'node:http';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer } from 'ws';
 import type { Caller, TokenVerifier } from '../auth';
+
+type AuthenticatedCaller = Extract<Caller, { kind: 'authenticated' }>;
 import { isDomainError } from '../errors';
 import { requestContext, requestIdFrom, type Logger } from '../observability';
 import type { GraphQLContext, GraphQLServices } from './context';
-import { createFormatError, documentError } from './errors';
-import { depthLimitRule, queryCost } from './limits';
+import { createFormatError, documentError, MASKED_MESSAGE } from './errors';
+import { operationLimitError, type DocumentLimits } from './limits';
+import { ConnectionBudget, type ConnectionLimits } from './ws-budget';
+import { serveGraphQLWs, type SocketExtra } from './ws-sockets';
 
 export interface GraphQLWsOptions {
   schema: GraphQLSchema;
@@ -18,20 +33,25 @@ export interface GraphQLWsOptions {
   services: GraphQLServices;
   verifier: TokenVerifier;
   logger: Logger;
-  limits: { maxDepth: number; maxCost: number };
-  websocket: {
-    maxConnections: number;
+  limits: DocumentLimits;
+  websocket: ConnectionLimits & {
     maxConnectionsPerUser: number;
     maxSubscriptionsPerConnection: number;
     keepAliveSeconds: number;
     bufferEvents: number;
+    /** How long a new socket has to send a good connection_init. */
+    initTimeoutMs: number;
   };
-  originAllowed: (origin: string | undefined, host: string | undefined) => boolean;
+  originAllowed: (origin: string | undefined) => boolean;
+  /** The client's address as every limit sees it (TRUST_PROXY). */
+  clientAddress: (request: IncomingMessage) => string;
 }
 
 /** Close codes this server uses besides graphql-ws's own (4403 refused at connection_init). */
 export const WS_CLOSE = {
   tokenExpired: 4401,
+  /** Signed in, but every signed-in place of this instance is taken: try again later. */
+  full: 1013,
   tooManyForUser: 4029,
   slowConsumer: 1008,
 } as const;
@@ -43,9 +63,11 @@ function requestIdOf(context: unknown): string {
 /** setTimeout's longest delay; a later expiry is re-checked then. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-type Extra = {
-  socket: WebSocket;
-  request: IncomingMessage;
+type Extra = SocketExtra & {
+  /** The client's address (TRUST_PROXY applied), which its budget is counted under. */
+  address: string;
+  /** Whether it counts as signed in (else pending) in the connection budget. */
+  signedIn: boolean;
   caller?: Caller;
   /** The upgrade request's sane X-Request-Id, or a new id: on every log line of the connection. */
   requestId?: string;
@@ -62,18 +84,229 @@ export interface GraphQLWs {
 }
 
 const MAX_MESSAGE_BYTES = 64 * 1024;
+/** A 64 KB message holds fewer tokens than this; a bound on the parser's work all the same. */
+const MAX_DOCUMENT_TOKENS = 20_000;
+
+/** The user a signed-in connection counts against, per user; released once. */
+class PerUserCount {
+  private readonly counts = new Map<string, number>();
+
+  count(subject: string): number {
+    return this.counts.get(subject) ?? 0;
+  }
+
+  take(extra: Extra, subject: string): void {
+    this.counts.set(subject, this.count(subject) + 1);
+    extra.countedAs = subject;
+  }
+
+  release(extra: Extra): void {
+    if (extra.countedAs === undefined) return;
+    const left = this.count(extra.countedAs) - 1;
+    if (left > 0) this.counts.set(extra.countedAs, left);
+    else this.counts.delete(extra.countedAs);
+    extra.countedAs = undefined;
+  }
+}
+
+/** Closes the socket when the token expires (re-checked past setTimeout's range). */
+function closeAtExpiry(extra: Extra, expiresAtSeconds: number): void {
+  const wait = expiresAtSeconds * 1000 - Date.now();
+  extra.expiry = setTimeout(
+    () => {
+      if (Date.now() < expiresAtSeconds * 1000) closeAtExpiry(extra, expiresAtSeconds);
+      else extra.socket.close(WS_CLOSE.tokenExpired, 'Token expired');
+    },
+    Math.max(0, Math.min(wait, MAX_TIMER_MS)),
+  );
+  extra.expiry.unref();
+}
+
+interface Shared {
+  options: GraphQLWsOptions;
+  budget: ConnectionBudget;
+  perUser: PerUserCount;
+}
+
+/** The caller of a connection_init payload (`authorization: "Bearer …"`), or undefined. */
+async function callerOf(
+  params: Record<string, unknown> | undefined,
+  { verifier, logger }: GraphQLWsOptions,
+): Promise<AuthenticatedCaller | undefined> {
+  const header = params?.['authorization'] ?? params?.['Authorization'];
+  if (typeof header !== 'string') return undefined;
+  try {
+    const caller = await verifier.callerFromHeader(header);
+    return caller.kind === 'authenticated' ? caller : undefined;
+  } catch (error) {
+    if (!isDomainError(error)) logger.error({ err: error }, 'WebSocket auth failed');
+    return undefined;
+  }
+}
+
+/**
+ * connection_init: no token or a bad one is refused (4403). A good one moves the socket
+ * from the pending budget to a signed-in place, within the per-user limit.
+ */
+async function admit(
+  ctx: Context<Record<string, unknown>, Extra>,
+  shared: Shared,
+): Promise<boolean> {
+  const { options, budget, perUser } = shared;
+  const extra = ctx.extra;
+  extra.requestId = requestIdFrom(extra.request.headers['x-request-id']);
+  const caller = await callerOf(ctx.connectionParams, options);
+  // The client may have gone while its token was checked: count only live sockets.
+  if (!caller || extra.socket.readyState !== extra.socket.OPEN) return false;
+  // The app's backend (a service token) may watch many users over many connections; the
+  // total limit still bounds it.
+  if (
+    caller.role !== 'service' &&
+    perUser.count(caller.subject) >= options.websocket.maxConnectionsPerUser
+  ) {
+    extra.socket.close(WS_CLOSE.tooManyForUser, 'Too many connections for this user');
+    return false;
+  }
+  if (!budget.signIn(extra.address)) {
+    options.logger.warn(
+      { limit: options.websocket.maxConnections },
+      'WebSocket refused: connection limit',
+    );
+    extra.socket.close(WS_CLOSE.full, 'Too many connections');
+    return false;
+  }
+  extra.signedIn = true;
+  perUser.take(extra, caller.subject);
+  extra.caller = caller;
+  if (caller.tokenExpiresAt !== undefined) closeAtExpiry(extra, caller.tokenExpiresAt);
+  return true;
+}
+
+/** Parses, validates and bounds one operation: its execution arguments, or its errors. */
+function prepareOperation(
+  ctx: Context<Record<string, unknown>, Extra>,
+  payload: SubscribePayload,
+  { options }: Shared,
+): ExecutionArgs | GraphQLError[] {
+  const { schema, limits, websocket } = options;
+  if (Object.keys(ctx.subscriptions).length > websocket.maxSubscriptionsPerConnection) {
+    return [
+      documentError(
+        new GraphQLError(
+          `At most ${websocket.maxSubscriptionsPerConnection} operations at once on one connection`,
+        ),
+      ),
+    ];
+  }
+  let document;
+  try {
+    document = parse(payload.query, { maxTokens: MAX_DOCUMENT_TOKENS });
+  } catch (error) {
+    return [
+      documentError(error instanceof GraphQLError ? error : new GraphQLError('Syntax error')),
+    ];
+  }
+  const errors = validate(schema, document);
+  if (errors.length > 0) return errors.map(documentError);
+  const refused = operationLimitError({
+    schema,
+    document,
+    variables: payload.variables,
+    operationName: payload.operationName,
+    limits,
+  });
+  if (refused) return [refused];
+  // Parsed and validated once here; graphql-ws runs it as it is.
+  return {
+    schema,
+    document,
+    variableValues: payload.variables ?? undefined,
+    operationName: payload.operationName ?? undefined,
+  };
+}
+
+function contextOf(
+  ctx: Context<Record<string, unknown>, Extra>,
+  { options }: Shared,
+): GraphQLContext {
+  const { services, logger, websocket } = options;
+  const extra = ctx.extra;
+  return {
+    ...(extra.requestId ? { requestId: extra.requestId } : {}),
+    caller: extra.caller ?? { kind: 'anonymous' },
+    services,
+    logger,
+    live: {
+      bufferEvents: websocket.bufferEvents,
+      closeSlowConsumer: () => {
+        const userId = extra.caller?.kind === 'authenticated' ? extra.caller.subject : undefined;
+        logger.warn({ userId }, 'WebSocket closed: slow consumer');
+        extra.socket.close(WS_CLOSE.slowConsumer, 'Slow consumer');
+        // A client that is not reading may not read the close frame either.
+        setTimeout(() => extra.socket.terminate(), 1000).unref();
+      },
+    },
+  };
+}
+
+/** graphql-ws's server: authentication, the shared operation checks, error masking. */
+function graphQLWsServer(shared: Shared): GraphQLWsServer<Extra> {
+  const { options } = shared;
+  const { schema, logger } = options;
+  const formatError = createFormatError(logger);
+  const format = (errors: readonly GraphQLError[]) =>
+    errors.map((e) => formatError(e.toJSON(), e) as unknown as GraphQLError);
+  return makeServer<Record<string, unknown>, Extra>({
+    schema,
+    connectionInitWaitTimeout: options.websocket.initTimeoutMs,
+    // Operations run with the connection's id in the logging context, as HTTP requests do.
+    execute: (args) =>
+      requestContext.run({ requestId: requestIdOf(args.contextValue) }, () => execute(args)),
+    subscribe: (args) =>
+      requestContext.run({ requestId: requestIdOf(args.contextValue) }, () => subscribe(args)),
+    onConnect: async (ctx) => {
+      try {
+        return await admit(ctx, shared);
+      } catch (error) {
+        logger.error({ err: error }, 'WebSocket connection_init failed');
+        return false;
+      }
+    },
+    context: (ctx) => contextOf(ctx, shared),
+    onSubscribe: (ctx, _id, payload) => {
+      try {
+        return prepareOperation(ctx, payload, shared);
+      } catch (error) {
+        // One operation's failure is that operation's error: the socket stays open.
+        logger.error({ err: error }, 'WebSocket operation could not be prepared');
+        return [
+          new GraphQLError(MASKED_MESSAGE, { extensions: { code: 'INTERNAL_SERVER_ERROR' } }),
+        ];
+      }
+    },
+    onNext: (_ctx, _id, _payload, _args, result) =>
+      'errors' in result && result.errors ? { ...result, errors: format(result.errors) } : result,
+    onError: (_ctx, _id, _payload, errors) => format(errors),
+  });
+}
 
 /**
  * graphql-ws on the same HTTP server and path as Apollo. The token comes in the
  * connection_init payload (`authorization: "Bearer …"`); operations get the same depth,
- * cost and error-masking rules as over HTTP. Limits: connections in total (503 at the
- * upgrade) and per user (closed 4029), operations per connection, 64 KB messages, a ping
- * every WS_KEEPALIVE_SECONDS (no pong in as long: terminated), and the slow-consumer buffer
- * of each subscription (overflow: closed 1008). An expiring token closes its socket (4401).
+ * cost, introspection and error-masking rules as over HTTP (operationLimitError). Limits:
+ * a budget for sockets not signed in yet (with a connection_init deadline) apart from the
+ * signed-in places, per client address and per user caps (ConnectionBudget), operations
+ * per connection, 64 KB messages, a ping every WS_KEEPALIVE_SECONDS (no pong in as long:
+ * terminated), and the slow-consumer buffer of each subscription (overflow: closed 1008).
+ * An expiring token closes its socket (4401).
  */
 export function createGraphQLWs(options: GraphQLWsOptions): GraphQLWs {
-  const { schema, httpServer, path, services, verifier, logger, limits, websocket } = options;
-  const perUser = new Map<string, number>();
+  const { httpServer, path, logger, websocket } = options;
+  const shared: Shared = {
+    options,
+    budget: new ConnectionBudget(websocket),
+    perUser: new PerUserCount(),
+  };
   const wss = new WebSocketServer({
     server: httpServer,
     path,
@@ -82,171 +315,42 @@ export function createGraphQLWs(options: GraphQLWsOptions): GraphQLWs {
       info: { origin: string; req: IncomingMessage },
       accept: (ok: boolean, code?: number, message?: string) => void,
     ) => {
-      if (!options.originAllowed(info.origin || undefined, info.req.headers.host)) {
-        accept(false, 403, 'Origin not allowed');
-      } else if (wss.clients.size >= websocket.maxConnections) {
-        logger.warn({ limit: websocket.maxConnections }, 'WebSocket refused: connection limit');
-        accept(false, 503, 'Too many connections');
-      } else {
-        accept(true);
-      }
+      if (!options.originAllowed(info.origin || undefined))
+        return accept(false, 403, 'Origin not allowed');
+      const address = options.clientAddress(info.req);
+      const refusal = shared.budget.refusalAt(address);
+      if (!refusal) return accept(true);
+      logger.warn({ address, reason: refusal.message }, 'WebSocket refused at the upgrade');
+      accept(false, refusal.status, refusal.message);
     },
   });
-  const formatError = createFormatError(logger);
-  const rules = [...specifiedRules, depthLimitRule(limits.maxDepth)];
-
-  const release = (extra: Extra) => {
-    if (extra.expiry) clearTimeout(extra.expiry);
-    extra.expiry = undefined;
-    if (extra.countedAs === undefined) return;
-    const left = (perUser.get(extra.countedAs) ?? 1) - 1;
-    if (left > 0) perUser.set(extra.countedAs, left);
-    else perUser.delete(extra.countedAs);
-    extra.countedAs = undefined;
-  };
-
-  /** Closes the socket when the token expires (re-checked past setTimeout's range). */
-  const closeAtExpiry = (extra: Extra, expiresAtSeconds: number) => {
-    const wait = expiresAtSeconds * 1000 - Date.now();
-    extra.expiry = setTimeout(
-      () => {
-        if (Date.now() < expiresAtSeconds * 1000) closeAtExpiry(extra, expiresAtSeconds);
-        else extra.socket.close(WS_CLOSE.tokenExpired, 'Token expired');
-      },
-      Math.max(0, Math.min(wait, MAX_TIMER_MS)),
-    );
-    extra.expiry.unref();
-  };
-
-  const cleanup = useServer<Record<string, unknown>, Extra>(
-    {
-      schema,
-      // Operations run with the connection's id in the logging context, as HTTP requests do.
-      execute: (args) =>
-        requestContext.run({ requestId: requestIdOf(args.contextValue) }, () => execute(args)),
-      subscribe: (args) =>
-        requestContext.run({ requestId: requestIdOf(args.contextValue) }, () => subscribe(args)),
-      // Every connection is authenticated in connection_init (the token as
-      // `authorization: "Bearer …"`): no token or a bad one is refused with 4403.
-      onConnect: async (ctx) => {
-        ctx.extra.requestId = requestIdFrom(ctx.extra.request.headers['x-request-id']);
-        const params = (ctx.connectionParams ?? {}) as ConnectionInitMessage['payload'] & {
-          authorization?: unknown;
-          Authorization?: unknown;
-        };
-        const header = params?.authorization ?? params?.Authorization;
-        if (typeof header !== 'string') return false;
-        let caller: Caller;
-        try {
-          caller = await verifier.callerFromHeader(header);
-        } catch (error) {
-          if (!isDomainError(error)) logger.error({ err: error }, 'WebSocket auth failed');
-          return false;
-        }
-        if (caller.kind !== 'authenticated') return false;
-        // The client may have gone while its token was checked: count only live sockets.
-        const socket = ctx.extra.socket;
-        if (socket.readyState !== socket.OPEN) return false;
-        const open = perUser.get(caller.subject) ?? 0;
-        // The app's backend (a service token) may watch many users over many connections;
-        // the total limit still bounds it.
-        if (caller.role !== 'service' && open >= websocket.maxConnectionsPerUser) {
-          ctx.extra.socket.close(WS_CLOSE.tooManyForUser, 'Too many connections for this user');
-          return false;
-        }
-        perUser.set(caller.subject, open + 1);
-        ctx.extra.countedAs = caller.subject;
-        // Released when the socket closes, whatever graphql-ws is still waiting on.
-        socket.once('close', () => release(ctx.extra));
-        ctx.extra.caller = caller;
-        if (caller.tokenExpiresAt !== undefined) closeAtExpiry(ctx.extra, caller.tokenExpiresAt);
-        return true;
-      },
-      context: (ctx): GraphQLContext => ({
-        ...(ctx.extra.requestId ? { requestId: ctx.extra.requestId } : {}),
-        caller: ctx.extra.caller ?? { kind: 'anonymous' },
-        services,
-        logger,
-        live: {
-          bufferEvents: websocket.bufferEvents,
-          closeSlowConsumer: () => {
-            const socket = ctx.extra.socket;
-            logger.warn(
-              {
-                userId:
-                  ctx.extra.caller?.kind === 'authenticated' ? ctx.extra.caller.subject : undefined,
-              },
-              'WebSocket closed: slow consumer',
-            );
-            socket.close(WS_CLOSE.slowConsumer, 'Slow consumer');
-            // A client that is not reading may not read the close frame either.
-            setTimeout(() => socket.terminate(), 1000).unref();
-          },
-        },
-      }),
-      onSubscribe: (ctx, _id, payload) => {
-        if (Object.keys(ctx.subscriptions).length > websocket.maxSubscriptionsPerConnection) {
-          return [
-            documentError(
-              new GraphQLError(
-                `At most ${websocket.maxSubscriptionsPerConnection} operations at once on one connection`,
-              ),
-            ),
-          ];
-        }
-        let document;
-        try {
-          document = parse(payload.query);
-        } catch (error) {
-          return [
-            documentError(error instanceof GraphQLError ? error : new GraphQLError('Syntax error')),
-          ];
-        }
-        const errors = validate(schema, document, rules);
-        if (errors.length > 0) return errors.map(documentError);
-        const cost = queryCost(
-          schema,
-          document,
-          payload.variables ?? {},
-          payload.operationName ?? undefined,
-        );
-        if (cost > limits.maxCost) {
-          return [
-            documentError(
-              new GraphQLError(
-                `Query is too expensive: cost ${cost} exceeds the limit of ${limits.maxCost}`,
-              ),
-            ),
-          ];
-        }
-        // Parsed and validated once here; graphql-ws runs it as it is.
-        return {
-          schema,
-          document,
-          variableValues: payload.variables ?? undefined,
-          operationName: payload.operationName ?? undefined,
-        };
-      },
-      onNext: (_ctx, _id, _payload, _args, result) => {
-        if (!('errors' in result) || !result.errors) return result;
-        return {
-          ...result,
-          errors: result.errors.map((e) => formatError(e.toJSON(), e) as unknown as GraphQLError),
-        };
-      },
-      onError: (_ctx, _id, _payload, errors) =>
-        errors.map((e) => formatError(e.toJSON(), e) as unknown as GraphQLError),
-    },
+  serveGraphQLWs({
     wss,
-    websocket.keepAliveSeconds * 1000,
-  );
-
+    server: graphQLWsServer(shared),
+    keepAliveMs: websocket.keepAliveSeconds * 1000,
+    logger,
+    extra: (socket, request) => {
+      const extra: Extra = {
+        socket,
+        request,
+        address: options.clientAddress(request),
+        signedIn: false,
+      };
+      shared.budget.opened(extra.address);
+      // Released when the socket closes, whatever graphql-ws is still waiting on.
+      socket.once('close', () => {
+        if (extra.expiry) clearTimeout(extra.expiry);
+        shared.perUser.release(extra);
+        shared.budget.closed(extra.address, { signedIn: extra.signedIn });
+      });
+      return extra;
+    },
+  });
   return {
     get connections() {
       return wss.clients.size;
     },
     async dispose() {
-      await cleanup.dispose();
       for (const client of wss.clients) client.close(1001, 'Server shutting down');
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },

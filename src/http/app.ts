@@ -2,6 +2,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { isDatabaseUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from '../errors';
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import { requestContext, requestIdFrom, type Logger, type Metrics } from '../observability';
+import type { TrustProxy } from '../config';
+import { trustFunction } from './client-address';
 import { corsMiddleware, type OriginPolicy } from './cors';
 import { devTokenRoutes } from './dev-token';
 import { graphiqlHandler } from './graphiql';
@@ -19,6 +21,12 @@ export interface HttpAppOptions {
   graphql: RequestHandler;
   /** When set, /metrics wants it as a bearer token. */
   metricsToken?: string | undefined;
+  /** Whether /metrics is served at all (production: only with a token). */
+  metricsEnabled: boolean;
+  /** Whether a browser's GET /graphql gets the GraphiQL playground. */
+  playground: boolean;
+  /** Which proxies' X-Forwarded-For is believed (req.ip, the limits, the logs). */
+  trustProxy: TrustProxy;
   /** Resolves true when the database answers. */
   ready: () => Promise<boolean>;
   /** Routes an adapter serves itself (the mock provider's checkout pages). */
@@ -37,11 +45,29 @@ function secretsEqual(given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
 }
 
+/** Prometheus's scrape, behind METRICS_TOKEN when one is set. */
+function metricsRoute(options: HttpAppOptions): RequestHandler {
+  return async (req, res) => {
+    if (options.metricsToken) {
+      const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+      if (!secretsEqual(given, options.metricsToken)) {
+        res
+          .status(401)
+          .set('WWW-Authenticate', 'Bearer')
+          .json(jsonError('UNAUTHENTICATED', 'Metrics need the metrics token'));
+        return;
+      }
+    }
+    res.type(options.metrics.registry.contentType).send(await options.metrics.registry.metrics());
+  };
+}
+
 export function createHttpApp(options: HttpAppOptions): express.Express {
   const { logger, metrics } = options;
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  // One test of which hops to believe, shared with the WebSocket upgrade (client-address.ts).
+  app.set('trust proxy', trustFunction(options.trustProxy));
 
   // A request id on every response and on every log line written while serving it: the
   // caller's X-Request-Id when sane (traces join up), else a new one.
@@ -77,19 +103,7 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable' });
   });
 
-  app.get('/metrics', async (req, res) => {
-    if (options.metricsToken) {
-      const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
-      if (!secretsEqual(given, options.metricsToken)) {
-        res
-          .status(401)
-          .set('WWW-Authenticate', 'Bearer')
-          .json(jsonError('UNAUTHENTICATED', 'Metrics need the metrics token'));
-        return;
-      }
-    }
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
+  if (options.metricsEnabled) app.get('/metrics', metricsRoute(options));
 
   for (const mount of options.mounts ?? []) app.use(mount.path, mount.router);
   if (options.payments) {
@@ -105,7 +119,7 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
   app.use(
     '/graphql',
     cors,
-    graphiqlHandler(),
+    ...(options.playground ? [graphiqlHandler()] : []),
     express.json({ limit: MAX_BODY_BYTES, strict: true }),
     options.graphql,
   );

@@ -11,25 +11,26 @@ export interface OriginPolicy {
   /** This server's public URL: pages served from there are same-origin. */
   publicUrl: () => string;
   /**
-   * Whether an Origin naming the request's own Host header is same-origin too: outside
-   * production, so pages work at localhost and 127.0.0.1 alike. In production the Host
-   * header is whatever the caller (or a DNS-rebinding page) says, so only PUBLIC_URL counts.
+   * Outside production, the port this server listens on: a page at localhost, 127.0.0.1 or
+   * [::1] on that port is this server's own (the playground at either name). Undefined in
+   * production. The Host header is never trusted for this: a DNS-rebinding page names its
+   * own host there, and its Origin matches it.
    */
-  trustHost: boolean;
+  loopbackPort: () => number | undefined;
 }
 
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
+
 /** Is a browser at `origin` allowed to call the API? Requests without an Origin are. */
-export function originAllowed(
-  origin: string | undefined,
-  host: string | undefined,
-  policy: OriginPolicy,
-): boolean {
+export function originAllowed(origin: string | undefined, policy: OriginPolicy): boolean {
   if (!origin) return true;
   if (policy.allowed.includes('*') || policy.allowed.includes(origin)) return true;
   try {
-    const { host: originHost, origin: normalised } = new URL(origin);
-    if (new URL(policy.publicUrl()).origin === normalised) return true;
-    return policy.trustHost && host !== undefined && originHost === host;
+    const parsed = new URL(origin);
+    if (new URL(policy.publicUrl()).origin === parsed.origin) return true;
+    const port = policy.loopbackPort();
+    const originPort = Number(parsed.port || (parsed.protocol === 'https:' ? 443 : 80));
+    return port !== undefined && LOOPBACK_NAMES.has(parsed.hostname) && originPort === port;
   } catch {
     return false;
   }
@@ -44,7 +45,7 @@ export function corsMiddleware(policy: OriginPolicy): RequestHandler {
   return (req, res, next) => {
     const origin = req.headers.origin;
     res.setHeader('Vary', 'Origin');
-    if (origin && !originAllowed(origin, req.headers.host, policy)) {
+    if (origin && !originAllowed(origin, policy)) {
       res.status(403).json(jsonError('FORBIDDEN', 'Origin not allowed'));
       return;
     }

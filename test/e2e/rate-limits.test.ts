@@ -11,9 +11,12 @@ describe('rate limits', () => {
   describe('in-process', () => {
     let t: TestServer;
     beforeAll(async () => {
+      // The tests play clients behind a proxy on this machine, which names them in
+      // X-Forwarded-For.
       t = await startTestServer({
         RATE_LIMIT_CHECKOUT_PER_MINUTE: '3',
         RATE_LIMIT_CALLBACK_PER_MINUTE: '5',
+        TRUST_PROXY: 'loopback',
       });
     });
     afterAll(async () => {
@@ -96,12 +99,45 @@ describe('rate limits', () => {
     });
   });
 
+  describe('X-Forwarded-For from a client (TRUST_PROXY unset)', () => {
+    let t: TestServer;
+    beforeAll(async () => {
+      t = await startTestServer({ RATE_LIMIT_CALLBACK_PER_MINUTE: '5' });
+    });
+    afterAll(async () => {
+      await t?.close();
+    });
+
+    it('is not believed: a client rotating it is still one address, and limited', async () => {
+      // Before TRUST_PROXY, loopback was always trusted: 300 of 300 such requests passed.
+      const statuses: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const res = await request(t.url)
+          .post('/api/payment/callback')
+          .set('x-forwarded-for', `203.0.113.${i + 1}`)
+          .set('content-type', 'application/json')
+          .send('{}');
+        statuses.push(res.status);
+      }
+      expect(statuses).toEqual([...Array(5).fill(401), ...Array(15).fill(429)]);
+      const callbacks: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await request(t.url)
+          .get('/api/payment/callback?order_id=x&checkout_id=y&status=success')
+          .set('x-forwarded-for', `198.51.100.${i + 1}`);
+        callbacks.push(res.status);
+      }
+      expect(callbacks).toEqual([429, 429, 429]);
+    });
+  });
+
   describe('with Redis unreachable', () => {
     let t: TestServer;
     beforeAll(async () => {
       t = await startTestServer({
         REDIS_URL: 'redis://127.0.0.1:9',
         RATE_LIMIT_CALLBACK_PER_MINUTE: '2',
+        TRUST_PROXY: 'loopback',
       });
     });
     afterAll(async () => {
@@ -129,6 +165,7 @@ describe('rate limits', () => {
       const env = {
         REDIS_URL: REDIS_URL!,
         RATE_LIMIT_CALLBACK_PER_MINUTE: '4',
+        TRUST_PROXY: 'loopback',
       };
       a = await startTestServer(env);
       b = await startTestServer(env);

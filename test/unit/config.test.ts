@@ -8,6 +8,22 @@ import {
   maskUrl,
 } from '../../src/config';
 
+/** A secret as `openssl rand -base64 48` gives one. */
+const PRODUCTION_SECRET = 'q8ZrT1m0vKx3Yb7HwN2cLp9GfUj4Ea6Sd5Ri0Oo1Xt+Vn/Mk8Bz3Cy7Qw2Pe6Lh9Ag';
+
+const PRODUCTION = {
+  NODE_ENV: 'production',
+  DATABASE_URL: 'postgres://db/tally',
+  PUBLIC_URL: 'https://billing.example.com',
+  JWT_SECRET: PRODUCTION_SECRET,
+  PAYMENT_PROVIDER: 'paddle',
+  PADDLE_TEST_API_KEY: 'k',
+  PADDLE_TEST_WEBHOOK_SECRET: 's',
+  PADDLE_TEST_PRICE_CREDITS_100: 'pri_aaaaaaaa',
+  PADDLE_TEST_PRICE_CREDITS_1000: 'pri_bbbbbbbb',
+  PADDLE_TEST_PRICE_PLAN_MONTHLY: 'pri_cccccccc',
+};
+
 function problemsOf(env: Record<string, string>): string[] {
   try {
     loadConfig(env);
@@ -227,7 +243,7 @@ describe('configuration', () => {
         NODE_ENV: 'production',
         DATABASE_URL: 'postgres://db/tally',
         PUBLIC_URL: 'https://billing.example.com',
-        JWT_SECRET: 'p'.repeat(48),
+        JWT_SECRET: PRODUCTION_SECRET,
         PAYMENT_PROVIDER: 'paddle',
         PADDLE_TEST_API_KEY: 'k',
         PADDLE_TEST_WEBHOOK_SECRET: 's',
@@ -237,6 +253,75 @@ describe('configuration', () => {
       });
       expect(config.isProduction).toBe(true);
       expect(config.jwt.usingDevSecret).toBe(false);
+    });
+  });
+
+  describe('hardening', () => {
+    it('refuses a guessable JWT_SECRET and a plain-http PUBLIC_URL in production', () => {
+      expect(problemsOf({ ...PRODUCTION, JWT_SECRET: 'p'.repeat(48) })).toEqual([
+        'JWT_SECRET looks guessable: use a random one in production (for example `openssl rand -base64 48`)',
+      ]);
+      expect(problemsOf({ ...PRODUCTION, JWT_SECRET: 'password'.repeat(4) })).toHaveLength(1);
+      expect(problemsOf({ ...PRODUCTION, PUBLIC_URL: 'http://billing.example.com' })).toEqual([
+        'PUBLIC_URL must be an https:// URL in production',
+      ]);
+      // Plain http on this machine only (a smoke test, an instance behind a local proxy).
+      expect(loadConfig({ ...PRODUCTION, PUBLIC_URL: 'http://127.0.0.1:4000' }).isProduction).toBe(
+        true,
+      );
+      // Outside production the development secret is fine, and so is any http URL.
+      expect(loadConfig({ PUBLIC_URL: 'http://tally.test:4000' }).publicUrl).toBe(
+        'http://tally.test:4000',
+      );
+    });
+
+    it('closes the playground, introspection and an open /metrics in production', () => {
+      const production = loadConfig(PRODUCTION);
+      expect(production.graphql).toMatchObject({ introspection: false, playground: false });
+      expect(production.metricsEnabled).toBe(false);
+      expect(production.host).toBe('0.0.0.0');
+      const withToken = loadConfig({ ...PRODUCTION, METRICS_TOKEN: 'a-metrics-token-of-16+' });
+      expect(withToken.metricsEnabled).toBe(true);
+      const opened = loadConfig({
+        ...PRODUCTION,
+        GRAPHQL_INTROSPECTION: 'true',
+        GRAPHQL_PLAYGROUND: 'true',
+      });
+      expect(opened.graphql).toMatchObject({ introspection: true, playground: true });
+      const development = loadConfig({});
+      expect(development.graphql).toMatchObject({ introspection: true, playground: true });
+      expect(development.metricsEnabled).toBe(true);
+      // A development server (with its development tokens) listens on this machine only.
+      expect(development.host).toBe('127.0.0.1');
+    });
+
+    it('reads TRUST_PROXY as nothing, a hop count or proxy addresses', () => {
+      expect(loadConfig({}).trustProxy).toBe(false);
+      expect(loadConfig({ TRUST_PROXY: 'false' }).trustProxy).toBe(false);
+      expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
+      expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8' }).trustProxy).toEqual([
+        'loopback',
+        '10.0.0.0/8',
+      ]);
+      expect(problemsOf({ TRUST_PROXY: 'true' })[0]).toMatch(/TRUST_PROXY=true would believe/);
+      expect(problemsOf({ TRUST_PROXY: 'not-an-address' })[0]).toMatch(
+        /^TRUST_PROXY must be a hop count or addresses and subnets/,
+      );
+      expect(problemsOf({ TRUST_PROXY: '50' })).toEqual(['TRUST_PROXY must be at most 10 hops']);
+    });
+
+    it('bounds token lifetimes and the WebSocket budgets', () => {
+      const config = loadConfig({});
+      expect(config.jwt.maxLifetimeSeconds).toBe(86_400);
+      expect(config.websocket).toMatchObject({
+        maxPendingConnections: 200,
+        maxConnectionsPerAddress: 100,
+        maxPendingPerAddress: 10,
+        initTimeoutMs: 3000,
+      });
+      expect(problemsOf({ JWT_MAX_LIFETIME_SECONDS: '5' })).toEqual([
+        'JWT_MAX_LIFETIME_SECONDS must be an integer between 60 and 31536000',
+      ]);
     });
   });
 
