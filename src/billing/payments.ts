@@ -67,6 +67,7 @@ interface RefundablePayment {
   userId: string;
   productId: string;
   amountMinor: number;
+  currency: string;
   refundedMinor: number;
   /** What the payment added to the balance. */
   credits: number;
@@ -159,16 +160,15 @@ export class PaymentService {
       return { location: to(this.urls.successUrl) };
     }
     if (verification.status === 'failed') this.hooks.paymentFailed?.();
-    if (
-      status === 'cancel' ||
-      verification.status === 'cancelled' ||
-      verification.status === 'failed'
-    ) {
+    // Only the provider's word cancels an order. The query string's `status=cancel` is
+    // anyone's to send (a link on any page): it sends the browser to the cancel page and
+    // leaves a checkout the provider still holds open as it is.
+    if (verification.status === 'cancelled' || verification.status === 'failed') {
       await this.cancelOrder(this.dataSource.manager, orderId);
       return { location: to(this.urls.cancelUrl) };
     }
-    // Paid but not yet settled at the provider: the webhook will complete it.
-    return { location: to(this.urls.successUrl) };
+    // Not settled at the provider yet: the webhook (or reconciliation) decides.
+    return { location: to(status === 'cancel' ? this.urls.cancelUrl : this.urls.successUrl) };
   }
 
   /**
@@ -669,6 +669,13 @@ export class PaymentService {
     if (!payment) {
       throw new Error(`refund ${event.refundId} of unknown payment ${event.transactionId}`);
     }
+    // Amounts in two currencies cannot be put in proportion: nothing is clawed back on a
+    // guess. The event stays FAILED for an operator to look at.
+    if (event.currency !== payment.currency) {
+      throw new Error(
+        `critical: refund ${event.refundId} is in ${event.currency}, its payment ${event.transactionId} in ${payment.currency}: not applied`,
+      );
+    }
     const column = payment.kind === 'order' ? 'order_id' : 'subscription_payment_id';
     const inserted = (await manager.query(
       `INSERT INTO provider_refunds (provider, refund_id, ${column}, amount_minor, credits_clawed_back)
@@ -730,6 +737,7 @@ export class PaymentService {
         userId: order.userId,
         productId: order.productId,
         amountMinor: order.amountMinor,
+        currency: order.currency,
         refundedMinor: order.refundedMinor,
         credits: order.credits,
         link: { orderId: order.id },
@@ -741,12 +749,13 @@ export class PaymentService {
       user_id: string;
       product_id: string;
       amount_minor: number;
+      currency: string;
       refunded_minor: number;
       credits: number;
     }>(
       manager,
-      `SELECT p.id, p.subscription_id, s.user_id, s.product_id, p.amount_minor, p.refunded_minor,
-         p.credits
+      `SELECT p.id, p.subscription_id, s.user_id, s.product_id, p.amount_minor, p.currency,
+         p.refunded_minor, p.credits
        FROM subscription_payments p JOIN subscriptions s ON s.id = p.subscription_id
        WHERE p.provider = $1 AND p.provider_transaction_id = $2
        FOR UPDATE OF p`,
@@ -759,6 +768,7 @@ export class PaymentService {
       userId: renewal.user_id,
       productId: renewal.product_id,
       amountMinor: renewal.amount_minor,
+      currency: renewal.currency,
       refundedMinor: renewal.refunded_minor,
       credits: renewal.credits,
       link: { subscriptionId: renewal.subscription_id },

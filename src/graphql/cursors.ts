@@ -23,9 +23,15 @@ export function encodeSeqCursor(seq: string): string {
   return encode(['t', seq]);
 }
 
+/** PostgreSQL's largest bigint. */
+const MAX_BIGINT = 2n ** 63n - 1n;
+
 export function decodeSeqCursor(cursor: string): string {
   const [tag, seq] = decode(cursor, 2);
-  if (tag !== 't' || !seq || !/^\d{1,19}$/.test(seq)) throw invalidCursor();
+  // A bigint column: 19 digits can still exceed its largest value.
+  if (tag !== 't' || !seq || !/^\d{1,19}$/.test(seq) || BigInt(seq) > MAX_BIGINT) {
+    throw invalidCursor();
+  }
   return seq;
 }
 

@@ -164,6 +164,25 @@ describe('payments with the mock provider', () => {
       }
     });
 
+    it('a forged cancel redirect cancels nothing: only the provider cancels an order', async () => {
+      const user = await buyer();
+      const { orderId, checkoutId } = await open(user.token);
+      // Anyone can send a browser here (a link or an image on any page): before, this
+      // cancelled the order while its checkout was still open at the provider.
+      const forged = await request(t.url)
+        .get('/api/payment/callback')
+        .query({ order_id: orderId, checkout_id: checkoutId, status: 'cancel' });
+      expect(forged.status).toBe(303);
+      expect(forged.headers['location']).toBe(`${t.url}/checkout/cancel?order_id=${orderId}`);
+      expect((await billing(user.token)).orders.edges[0]!.node.status).toBe('PENDING');
+      // The checkout is still good: paying it completes the order.
+      const back = await clickOnPage(checkoutId, 'pay');
+      expect(back.status).toBe(303);
+      const me = await billing(user.token);
+      expect(me.orders.edges[0]!.node.status).toBe('COMPLETED');
+      expect(me.credits).toBe(100);
+    });
+
     it('a lost webhook: the redirect verifies with the provider and credits once', async () => {
       const user = await buyer();
       const { orderId, checkoutId } = await open(user.token);
@@ -362,6 +381,54 @@ describe('payments with the mock provider', () => {
         .post(`/mock-checkout/${checkoutId}/refund`)
         .send({ transaction_id: 'txn_not_here' });
       expect(other.status).toBe(404);
+    });
+
+    it('a refund in another currency than its payment is not applied, and says why', async () => {
+      const user = await buyer();
+      const { checkoutId } = await paidPack(user);
+      const mock = await t.server.dataSource.query(
+        'SELECT transaction_id FROM mock_payments WHERE checkout_id = $1',
+        [checkoutId],
+      );
+      const refund = {
+        id: `evt_${randomUUID()}`,
+        type: 'refund.created',
+        created_at: new Date().toISOString(),
+        data: {
+          refund_id: `ref_${randomUUID()}`,
+          transaction_id: mock[0].transaction_id,
+          amount: 500,
+          currency: 'EUR',
+        },
+      };
+      expect((await deliver(refund)).status).toBe(500);
+      const [stored] = await rows(
+        `SELECT status, last_error FROM webhook_events WHERE event_id = $1`,
+        [refund.id],
+      );
+      expect(stored).toMatchObject({ status: 'FAILED' });
+      expect(stored!['last_error']).toMatch(/is in EUR, its payment .* in USD: not applied/);
+      // Before, the EUR amount was taken as USD cents: all 100 credits clawed back.
+      const me = await billing(user.token);
+      expect(me.credits).toBe(100);
+      expect(me.orders.edges[0]!.node.status).toBe('COMPLETED');
+    });
+
+    it('a signed event whose type names a member of every object is an unknown type: 200', async () => {
+      // A lookup by `in` found `toString` and `__proto__` on the prototype: 500 before.
+      for (const type of ['toString', '__proto__', 'constructor', 'hasOwnProperty']) {
+        const res = await deliver({
+          id: `evt_${randomUUID()}`,
+          type,
+          created_at: new Date().toISOString(),
+          data: {},
+        });
+        expect({ type, status: res.status, body: res.body }).toMatchObject({
+          type,
+          status: 200,
+          body: { status: 'IGNORED' },
+        });
+      }
     });
 
     it('a refund before its renewal payment is recorded fails, and applies once it is', async () => {

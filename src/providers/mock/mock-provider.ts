@@ -451,7 +451,8 @@ export class MockProvider implements PaymentProvider {
     type: string,
     data: Record<string, unknown>,
   ): ProviderEvent {
-    if (!(type in dataSchemas)) return { kind: 'ignored', eventId, type };
+    // Own keys only: `toString` or `__proto__` is an unknown type, not a prototype's member.
+    if (!Object.hasOwn(dataSchemas, type)) return { kind: 'ignored', eventId, type };
     const parsed = dataSchemas[type as keyof typeof dataSchemas].safeParse(data);
     if (!parsed.success) throw new WebhookPayloadError(`malformed ${type} data`);
     const d = parsed.data as Record<string, unknown>;

@@ -1,0 +1,174 @@
+import { SignJWT } from 'jose';
+import request from 'supertest';
+import { gql } from '../support/graphql';
+import { startTestServer, TEST_JWT_SECRET, type TestServer } from '../support/server';
+
+/** A chain of fragments each spreading the next twice: 2^n leaves for a few hundred bytes. */
+function doublingChain(n: number): string {
+  const fragments = Array.from(
+    { length: n },
+    (_, i) => `fragment F${i} on Query { ...F${i + 1} ...F${i + 1} }`,
+  );
+  return `query Q { ...F0 } ${fragments.join(' ')} fragment F${n} on Query { __typename }`;
+}
+
+const now = () => Math.floor(Date.now() / 1000);
+const key = new TextEncoder().encode(TEST_JWT_SECRET);
+
+/** Holes an attacker would try, each closed (issue: hardening). */
+describe('hardening', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('an exponential fragment walk from an anonymous caller is refused at once, and /healthz never waits', async () => {
+    // Before: n=24 blocked the event loop for 4.9 s (and /healthz with it), doubling per step.
+    expect(Buffer.byteLength(doublingChain(30))).toBeLessThan(1400);
+    await gql(t.url, doublingChain(3)); // the first request of a process warms its code up
+    const health = (async () => {
+      const started = performance.now();
+      await request(t.url).get('/healthz');
+      return performance.now() - started;
+    })();
+    const times: number[] = [];
+    // Each text differs (an alias), as an attacker would vary it past any document cache.
+    for (let i = 0; i < 5; i++) {
+      const started = performance.now();
+      const res = await gql(t.url, doublingChain(30).replace('__typename', `a${i}: __typename`));
+      times.push(performance.now() - started);
+      expect(res.status).toBe(400);
+      expect(res.errors?.[0]?.message).toMatch(/^Query is too expensive: cost \d+ exceeds/);
+      expect(res.errors?.[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
+    }
+    times.sort((a, b) => a - b);
+    expect(times[2]).toBeLessThan(50);
+    expect(await health).toBeLessThan(200);
+  });
+
+  it('introspection: one request holds at most a few __schema/__type fields', async () => {
+    // Before: 400 aliases of __schema answered 9.17 MB in 1.33 s to an anonymous caller.
+    const aliases = Array.from({ length: 400 }, (_, i) => `s${i}: __schema { types { name } }`);
+    const res = await gql(t.url, `{ ${aliases.join(' ')} }`);
+    expect(res.status).toBe(400);
+    expect(res.errors?.[0]?.message).toBe(
+      'Too many introspection fields: 400 exceeds the limit of 3',
+    );
+    expect(JSON.stringify(res.body).length).toBeLessThan(1000);
+    const one = await gql(t.url, '{ __schema { queryType { name } } }');
+    expect(one.status).toBe(200);
+  });
+
+  it('a 19-digit cursor past bigint is BAD_USER_INPUT, not a 500', async () => {
+    const token = await t.token('cursor-user');
+    for (const seq of ['9999999999999999999', '9223372036854775808']) {
+      const after = Buffer.from(`t|${seq}`).toString('base64url');
+      const res = await gql(
+        t.url,
+        'query ($after: String) { me { creditTransactions(first: 5, after: $after) { edges { cursor } } } }',
+        { token, variables: { after } },
+      );
+      expect({ seq, status: res.status, code: res.errors?.[0]?.extensions?.['code'] }).toEqual({
+        seq,
+        status: 400,
+        code: 'BAD_USER_INPUT',
+      });
+    }
+    const largest = Buffer.from('t|9223372036854775807').toString('base64url');
+    const ok = await gql(
+      t.url,
+      'query ($after: String) { me { creditTransactions(first: 5, after: $after) { edges { cursor } } } }',
+      { token, variables: { after: largest } },
+    );
+    expect(ok.status).toBe(200);
+  });
+
+  describe('tokens', () => {
+    const sign = (claims: { exp?: number; iat?: number }) => {
+      let jwt = new SignJWT({ role: 'user' }).setProtectedHeader({ alg: 'HS256' }).setSubject('t');
+      if (claims.exp !== undefined) jwt = jwt.setExpirationTime(claims.exp);
+      if (claims.iat !== undefined) jwt = jwt.setIssuedAt(claims.iat);
+      return jwt.sign(key);
+    };
+
+    it('without exp, beyond the lifetime limit, or issued in the future are refused', async () => {
+      const cases: Array<[string, { exp?: number; iat?: number }, string]> = [
+        ['no exp', { iat: now() }, 'Token has no valid expiry (exp is required)'],
+        ['exp in a year', { exp: now() + 365 * 86_400 }, 'Token lifetime exceeds 86400 seconds'],
+        [
+          'exp a year after an old iat',
+          { iat: now() - 100, exp: now() + 365 * 86_400 },
+          'Token lifetime exceeds 86400 seconds',
+        ],
+        [
+          'iat a year ahead',
+          { iat: now() + 365 * 86_400, exp: now() + 365 * 86_400 + 60 },
+          'Token issued in the future',
+        ],
+      ];
+      for (const [name, claims, message] of cases) {
+        const res = await gql(t.url, '{ me { id } }', { token: await sign(claims) });
+        expect({ name, status: res.status, message: res.errors?.[0]?.message }).toEqual({
+          name,
+          status: 401,
+          message,
+        });
+      }
+      // Within the limit, and a clock a few seconds ahead: fine.
+      const fine = await sign({ iat: now() + 3, exp: now() + 3600 });
+      expect((await gql(t.url, '{ me { id } }', { token: fine })).status).toBe(200);
+    });
+  });
+
+  it('outside production an Origin naming the Host is not same-origin (DNS rebinding)', async () => {
+    const port = new URL(t.url).port;
+    const rebound = `rebind.attacker.example:${port}`;
+    const res = await request(t.url)
+      .post('/graphql')
+      .set('host', rebound)
+      .set('origin', `http://${rebound}`)
+      .set('content-type', 'application/json')
+      .send({ query: '{ products { id } }' });
+    expect(res.status).toBe(403);
+    for (const host of ['localhost', '127.0.0.1']) {
+      const own = await request(t.url)
+        .post('/graphql')
+        .set('origin', `http://${host}:${port}`)
+        .set('content-type', 'application/json')
+        .send({ query: '{ products { id } }' });
+      expect(own.status).toBe(200);
+    }
+  });
+});
+
+describe('production defaults', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({
+      NODE_ENV: 'production',
+      PUBLIC_URL: 'http://127.0.0.1:0',
+      PAYMENT_PROVIDER: 'paddle',
+      PAYMENT_ENV: 'test',
+      PADDLE_TEST_API_KEY: 'pdl_test_not_called_in_this_test',
+      PADDLE_TEST_WEBHOOK_SECRET: 'pdl_ntfset_not_used',
+      PADDLE_TEST_PRICE_CREDITS_100: 'pri_01credits100',
+      PADDLE_TEST_PRICE_CREDITS_1000: 'pri_01credits1000',
+      PADDLE_TEST_PRICE_PLAN_MONTHLY: 'pri_01planmonthly',
+    });
+  });
+  afterAll(() => t?.close());
+
+  it('no playground, no introspection, and no /metrics without METRICS_TOKEN', async () => {
+    const page = await request(t.url).get('/graphql').set('accept', 'text/html');
+    expect(page.type).not.toBe('text/html');
+    const introspection = await gql(t.url, '{ __schema { queryType { name } } }');
+    expect(introspection.status).toBe(400);
+    expect(introspection.errors?.[0]?.message).toBe('Introspection is disabled on this server');
+    // __typename is no introspection of the schema: clients' caches rely on it.
+    expect((await gql(t.url, '{ __typename products { id } }')).status).toBe(200);
+    expect((await request(t.url).get('/metrics')).status).toBe(404);
+  });
+});
