@@ -21,7 +21,8 @@ RUN npm ci --no-audit --no-fund --ignore-scripts --omit=dev --omit=optional \
 
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production \
-  PORT=4000
+  PORT=4000 \
+  HOST=0.0.0.0
 WORKDIR /app
 COPY --from=deps --chown=root:root /app/node_modules ./node_modules
 COPY --from=build --chown=root:root /app/dist ./dist

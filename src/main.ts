@@ -43,7 +43,13 @@ async function main(): Promise<void> {
 
   const server = await startTally({ config, logger });
   const playground = `${config.publicUrl}/graphql`;
-  logger.info({ url: server.url, playground }, 'Tally is listening');
+  logger.info(
+    { url: server.url, ...(config.graphql.playground ? { playground } : {}) },
+    'Tally is listening',
+  );
+  if (config.isProduction && !config.metricsEnabled) {
+    logger.warn('/metrics is off: set METRICS_TOKEN to serve it in production');
+  }
   if (config.jwt.usingDevSecret) {
     const token = await signToken({
       secret: config.jwt.secret!,
