@@ -9,6 +9,7 @@ import type { TokenVerifier } from '../auth';
 import { isDomainError } from '../errors';
 import type { Logger, Metrics } from '../observability';
 import type { GraphQLContext, GraphQLServices } from './context';
+import { documentGuard } from './document-guard';
 import { createFormatError, domainErrorToGraphQL } from './errors';
 import {
   documentLimitsPlugin,
@@ -81,7 +82,8 @@ export async function createGraphQLHttp(options: GraphQLHttpOptions): Promise<Gr
     },
   });
   await apollo.start();
-  const middleware = expressMiddleware(apollo, {
+  const guard = documentGuard(limits);
+  const served = expressMiddleware(apollo, {
     context: async ({ req }) => {
       try {
         const caller = await verifier.callerFromHeader(req.headers.authorization);
@@ -95,5 +97,7 @@ export async function createGraphQLHttp(options: GraphQLHttpOptions): Promise<Gr
       }
     },
   });
+  const middleware: RequestHandler = (req, res, next) =>
+    guard(req, res, (error?: unknown) => (error ? next(error) : served(req, res, next)));
   return { apollo, middleware };
 }

@@ -10,7 +10,7 @@ import {
   visit,
   type DocumentNode,
 } from 'graphql';
-import { measureOperation, type DocumentMeasure } from './document-measure';
+import { documentShape, measureOperation, type DocumentMeasure } from './document-measure';
 
 /** The bounds every GraphQL operation meets, over HTTP and over WebSocket alike. */
 export interface DocumentLimits {
@@ -114,15 +114,21 @@ function refusal(message: string, extensions: Record<string, unknown> = {}): Gra
   });
 }
 
-function limitError(measure: DocumentMeasure, limits: DocumentLimits): GraphQLError | undefined {
-  if (measure.introspectionFields > 0 && !limits.introspection) {
+function introspectionError(fields: number, limits: DocumentLimits): GraphQLError | undefined {
+  if (fields > 0 && !limits.introspection) {
     return refusal('Introspection is disabled on this server');
   }
-  if (measure.introspectionFields > MAX_INTROSPECTION_FIELDS) {
+  if (fields > MAX_INTROSPECTION_FIELDS) {
     return refusal(
-      `Too many introspection fields: ${measure.introspectionFields} exceeds the limit of ${MAX_INTROSPECTION_FIELDS}`,
+      `Too many introspection fields: ${fields} exceeds the limit of ${MAX_INTROSPECTION_FIELDS}`,
     );
   }
+  return undefined;
+}
+
+function limitError(measure: DocumentMeasure, limits: DocumentLimits): GraphQLError | undefined {
+  const introspection = introspectionError(measure.introspectionFields, limits);
+  if (introspection) return introspection;
   if (measure.depth > limits.maxDepth) {
     return refusal(
       `Query is too deep: depth ${measure.depth} exceeds the limit of ${limits.maxDepth}`,
@@ -140,6 +146,37 @@ function limitError(measure: DocumentMeasure, limits: DocumentLimits): GraphQLEr
         cost: measure.cost,
         maxCost: limits.maxCost,
       },
+    );
+  }
+  return undefined;
+}
+
+/** Fields one response path may hold (`{ me { id } me { id } }` is two at `me.id`). */
+export const MAX_FIELDS_AT_ONE_PATH = 25;
+
+/**
+ * The check that runs before graphql's own validation, over HTTP and WebSocket: a document
+ * whose validation alone would cost too much (many fields at one path, or too many fields
+ * once fragments are spread) is refused in time bounded by the walk's budget.
+ */
+export function documentShapeError(
+  document: DocumentNode,
+  limits: DocumentLimits,
+): GraphQLError | undefined {
+  // Every field costs at least 1 unless it is introspection; the introspection query itself
+  // has a few hundred fields.
+  const budget = 4 * limits.maxCost + 1000;
+  const shape = documentShape(document, { budget });
+  if (shape.overBudget) {
+    return refusal(
+      `Query is too expensive: more than ${budget} fields once its fragments are spread`,
+    );
+  }
+  const introspection = introspectionError(shape.introspectionFields, limits);
+  if (introspection) return introspection;
+  if (shape.mostAtOnePath > MAX_FIELDS_AT_ONE_PATH) {
+    return refusal(
+      `Too many fields at ${shape.path}: ${shape.mostAtOnePath} exceeds the limit of ${MAX_FIELDS_AT_ONE_PATH}`,
     );
   }
   return undefined;

@@ -22,7 +22,8 @@ import { isDomainError } from '../errors';
 import { requestContext, requestIdFrom, type Logger } from '../observability';
 import type { GraphQLContext, GraphQLServices } from './context';
 import { createFormatError, documentError, MASKED_MESSAGE } from './errors';
-import { operationLimitError, type DocumentLimits } from './limits';
+import { MAX_DOCUMENT_TOKENS } from './document-guard';
+import { documentShapeError, operationLimitError, type DocumentLimits } from './limits';
 import { ConnectionBudget, type ConnectionLimits } from './ws-budget';
 import { serveGraphQLWs, type SocketExtra } from './ws-sockets';
 
@@ -84,8 +85,6 @@ export interface GraphQLWs {
 }
 
 const MAX_MESSAGE_BYTES = 64 * 1024;
-/** A 64 KB message holds fewer tokens than this; a bound on the parser's work all the same. */
-const MAX_DOCUMENT_TOKENS = 20_000;
 
 /** The user a signed-in connection counts against, per user; released once. */
 class PerUserCount {
@@ -206,6 +205,8 @@ function prepareOperation(
       documentError(error instanceof GraphQLError ? error : new GraphQLError('Syntax error')),
     ];
   }
+  const shapeError = documentShapeError(document, limits);
+  if (shapeError) return [shapeError];
   const errors = validate(schema, document);
   if (errors.length > 0) return errors.map(documentError);
   const refused = operationLimitError({

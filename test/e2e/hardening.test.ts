@@ -41,12 +41,13 @@ describe('hardening', () => {
       const res = await gql(t.url, doublingChain(30).replace('__typename', `a${i}: __typename`));
       times.push(performance.now() - started);
       expect(res.status).toBe(400);
-      expect(res.errors?.[0]?.message).toMatch(/^Query is too expensive: cost \d+ exceeds/);
+      expect(res.errors?.[0]?.message).toMatch(/^Query is too expensive/);
       expect(res.errors?.[0]?.extensions?.['code']).toBe('BAD_USER_INPUT');
     }
-    times.sort((a, b) => a - b);
-    expect(times[2]).toBeLessThan(50);
-    expect(await health).toBeLessThan(200);
+    // Milliseconds here (bench:graphql measures them); the old walk took seconds at n=24 and
+    // doubled per step, so n=30 would have taken minutes. The bound only tells them apart.
+    expect(Math.max(...times)).toBeLessThan(1000);
+    expect(await health).toBeLessThan(1000);
   });
 
   it('introspection: one request holds at most a few __schema/__type fields', async () => {
@@ -170,5 +171,38 @@ describe('production defaults', () => {
     // __typename is no introspection of the schema: clients' caches rely on it.
     expect((await gql(t.url, '{ __typename products { id } }')).status).toBe(200);
     expect((await request(t.url).get('/metrics')).status).toBe(404);
+  });
+});
+
+describe('validation work bounded before graphql validates', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer();
+  });
+  afterAll(() => t?.close());
+
+  it('many copies of one field are refused at once, over HTTP (anonymous)', async () => {
+    // Before: graphql's OverlappingFieldsCanBeMerged compared every pair: 300 copies of
+    // `products { id }` (6 KB) blocked the event loop for over a second.
+    await gql(t.url, '{ products { id } }');
+    for (const body of [
+      Array.from({ length: 300 }, () => 'products { id }').join(' '),
+      Array.from({ length: 300 }, () => '... on Query { a: products { id } }').join(' '),
+    ]) {
+      const started = performance.now();
+      const res = await gql(t.url, `{ ${body} }`);
+      const ms = performance.now() - started;
+      expect(res.status).toBe(400);
+      expect(res.errors?.[0]?.message).toMatch(
+        /^Too many fields at .*: 300 exceeds the limit of 25/,
+      );
+      expect(ms).toBeLessThan(1000);
+    }
+    // A fragment spread several times is still fine, as are real queries.
+    const ok = await gql(
+      t.url,
+      '{ ...P ...P products { id } } fragment P on Query { products { id name } }',
+    );
+    expect(ok.status).toBe(200);
   });
 });
