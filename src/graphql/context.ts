@@ -21,6 +21,8 @@ export interface GraphQLContext {
   logger: Logger;
   /** Over WebSocket: the connection's id, carried by the log lines of its operations. */
   requestId?: string;
+  /** The client's address (TRUST_PROXY applied), on the operation's log lines. */
+  clientAddress?: string;
   /** Over WebSocket only: what subscriptions need of their connection. */
   live?: {
     /** Events buffered per subscription for a client that is not reading. */

@@ -57,8 +57,13 @@ export const WS_CLOSE = {
   slowConsumer: 1008,
 } as const;
 
-function requestIdOf(context: unknown): string {
-  return (context as GraphQLContext | undefined)?.requestId ?? 'websocket';
+/** The logging context of an operation: the connection's request id and client address. */
+function logContextOf(context: unknown): { requestId: string; clientAddress?: string } {
+  const graphql = context as GraphQLContext | undefined;
+  return {
+    requestId: graphql?.requestId ?? 'websocket',
+    ...(graphql?.clientAddress ? { clientAddress: graphql.clientAddress } : {}),
+  };
 }
 
 /** setTimeout's longest delay; a later expiry is re-checked then. */
@@ -234,6 +239,7 @@ function contextOf(
   const extra = ctx.extra;
   return {
     ...(extra.requestId ? { requestId: extra.requestId } : {}),
+    clientAddress: extra.address,
     caller: extra.caller ?? { kind: 'anonymous' },
     services,
     logger,
@@ -261,10 +267,8 @@ function graphQLWsServer(shared: Shared): GraphQLWsServer<Extra> {
     schema,
     connectionInitWaitTimeout: options.websocket.initTimeoutMs,
     // Operations run with the connection's id in the logging context, as HTTP requests do.
-    execute: (args) =>
-      requestContext.run({ requestId: requestIdOf(args.contextValue) }, () => execute(args)),
-    subscribe: (args) =>
-      requestContext.run({ requestId: requestIdOf(args.contextValue) }, () => subscribe(args)),
+    execute: (args) => requestContext.run(logContextOf(args.contextValue), () => execute(args)),
+    subscribe: (args) => requestContext.run(logContextOf(args.contextValue), () => subscribe(args)),
     onConnect: async (ctx) => {
       try {
         return await admit(ctx, shared);

@@ -1,5 +1,5 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
-import { currentRequestId } from './context';
+import { currentLogFields } from './context';
 import { createRedactor } from './redact';
 
 export type { Logger };
@@ -58,10 +58,7 @@ export function createLogger(level: string, options: LoggerOptions = {}): Logger
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     serializers: { err: serializeError },
     base: { service: 'tally' },
-    mixin: () => {
-      const requestId = currentRequestId();
-      return requestId ? { requestId } : {};
-    },
+    mixin: currentLogFields,
     hooks: { streamWrite: scrub },
     ...(options.pretty && !options.destination
       ? { transport: { target: 'pino-pretty', options: { colorize: true } } }

@@ -206,3 +206,30 @@ describe('validation work bounded before graphql validates', () => {
     expect(ok.status).toBe(200);
   });
 });
+
+describe('TRUST_PROXY: one client address for every limit and log line', () => {
+  it('is the socket peer by default, and the forwarded address through a trusted proxy', async () => {
+    for (const [env, expected] of [
+      [{}, '127.0.0.1'],
+      [{ TRUST_PROXY: 'loopback' }, '203.0.113.9'],
+      [{ TRUST_PROXY: '1' }, '203.0.113.9'],
+    ] as const) {
+      const t = await startTestServer(env);
+      try {
+        const res = await request(t.url)
+          .post('/api/payment/callback')
+          .set('x-forwarded-for', '203.0.113.9')
+          .set('content-type', 'application/json')
+          .send('{}');
+        expect(res.status).toBe(401);
+        const line = t.logs.find((l) => l['msg'] === 'webhook refused: bad signature');
+        expect({ env, clientAddress: line?.['clientAddress'] }).toEqual({
+          env,
+          clientAddress: expected,
+        });
+      } finally {
+        await t.close();
+      }
+    }
+  });
+});
