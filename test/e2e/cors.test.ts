@@ -1,6 +1,6 @@
 import request from 'supertest';
 import WebSocket from 'ws';
-import { startTestServer, type TestServer } from '../support/server';
+import { PRODUCTION_TEST_ENV, startTestServer, type TestServer } from '../support/server';
 
 const APP = 'http://app.example.test:5173';
 const EVIL = 'https://evil.example';
@@ -157,17 +157,7 @@ describe("with an operator's own JWT secret", () => {
 describe('in production', () => {
   let t: TestServer;
   beforeAll(async () => {
-    t = await startTestServer({
-      NODE_ENV: 'production',
-      PUBLIC_URL: 'http://127.0.0.1:0',
-      PAYMENT_PROVIDER: 'paddle',
-      PAYMENT_ENV: 'test',
-      PADDLE_TEST_API_KEY: 'pdl_test_not_called_in_this_test',
-      PADDLE_TEST_WEBHOOK_SECRET: 'pdl_ntfset_not_used',
-      PADDLE_TEST_PRICE_CREDITS_100: 'pri_01credits100',
-      PADDLE_TEST_PRICE_CREDITS_1000: 'pri_01credits1000',
-      PADDLE_TEST_PRICE_PLAN_MONTHLY: 'pri_01planmonthly',
-    });
+    t = await startTestServer(PRODUCTION_TEST_ENV);
   });
   afterAll(() => t?.close());
 

@@ -1,7 +1,12 @@
 import { SignJWT } from 'jose';
 import request from 'supertest';
 import { gql } from '../support/graphql';
-import { startTestServer, TEST_JWT_SECRET, type TestServer } from '../support/server';
+import {
+  PRODUCTION_TEST_ENV,
+  startTestServer,
+  TEST_JWT_SECRET,
+  type TestServer,
+} from '../support/server';
 
 /** A chain of fragments each spreading the next twice: 2^n leaves for a few hundred bytes. */
 function doublingChain(n: number): string {
@@ -148,17 +153,7 @@ describe('hardening', () => {
 describe('production defaults', () => {
   let t: TestServer;
   beforeAll(async () => {
-    t = await startTestServer({
-      NODE_ENV: 'production',
-      PUBLIC_URL: 'http://127.0.0.1:0',
-      PAYMENT_PROVIDER: 'paddle',
-      PAYMENT_ENV: 'test',
-      PADDLE_TEST_API_KEY: 'pdl_test_not_called_in_this_test',
-      PADDLE_TEST_WEBHOOK_SECRET: 'pdl_ntfset_not_used',
-      PADDLE_TEST_PRICE_CREDITS_100: 'pri_01credits100',
-      PADDLE_TEST_PRICE_CREDITS_1000: 'pri_01credits1000',
-      PADDLE_TEST_PRICE_PLAN_MONTHLY: 'pri_01planmonthly',
-    });
+    t = await startTestServer(PRODUCTION_TEST_ENV);
   });
   afterAll(() => t?.close());
 

@@ -20,6 +20,19 @@ export interface TestServer {
 
 export const TEST_JWT_SECRET = 'test-secret-for-tally-tests-0123456789abcdef';
 
+/** A production configuration whose Paddle is never called: for what production refuses. */
+export const PRODUCTION_TEST_ENV: Readonly<Record<string, string>> = {
+  NODE_ENV: 'production',
+  PUBLIC_URL: 'http://127.0.0.1:0',
+  PAYMENT_PROVIDER: 'paddle',
+  PAYMENT_ENV: 'test',
+  PADDLE_TEST_API_KEY: 'pdl_test_not_called_in_this_test',
+  PADDLE_TEST_WEBHOOK_SECRET: 'pdl_ntfset_not_used',
+  PADDLE_TEST_PRICE_CREDITS_100: 'pri_01credits100',
+  PADDLE_TEST_PRICE_CREDITS_1000: 'pri_01credits1000',
+  PADDLE_TEST_PRICE_PLAN_MONTHLY: 'pri_01planmonthly',
+};
+
 /** A real Tally server on a free port, over this test file's own database. */
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const db = await createTestDatabase();

@@ -239,18 +239,7 @@ describe('configuration', () => {
     });
 
     it('starts with a complete production configuration', () => {
-      const config = loadConfig({
-        NODE_ENV: 'production',
-        DATABASE_URL: 'postgres://db/tally',
-        PUBLIC_URL: 'https://billing.example.com',
-        JWT_SECRET: PRODUCTION_SECRET,
-        PAYMENT_PROVIDER: 'paddle',
-        PADDLE_TEST_API_KEY: 'k',
-        PADDLE_TEST_WEBHOOK_SECRET: 's',
-        PADDLE_TEST_PRICE_CREDITS_100: 'pri_aaaaaaaa',
-        PADDLE_TEST_PRICE_CREDITS_1000: 'pri_bbbbbbbb',
-        PADDLE_TEST_PRICE_PLAN_MONTHLY: 'pri_cccccccc',
-      });
+      const config = loadConfig(PRODUCTION);
       expect(config.isProduction).toBe(true);
       expect(config.jwt.usingDevSecret).toBe(false);
     });
