@@ -1,16 +1,18 @@
 import { createHash } from 'node:crypto';
 import {
   chmodSync,
-  cpSync,
+  copyFileSync,
   existsSync,
   lstatSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
-  readlinkSync,
+  realpathSync,
   renameSync,
   rmSync,
   statSync,
+  symlinkSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
 import { arch, platform, tmpdir } from 'node:os';
@@ -118,9 +120,9 @@ function fingerprint(dir: string): string {
   const hash = createHash('sha256');
   const walk = (relative: string) => {
     const full = path.join(dir, relative);
-    const stat = lstatSync(full);
-    if (stat.isSymbolicLink()) hash.update(`${relative} -> ${readlinkSync(full)}\n`);
-    else if (stat.isDirectory())
+    // Links are followed: a build is named the same however npm laid its links out.
+    const stat = statSync(full);
+    if (stat.isDirectory())
       readdirSync(full)
         .sort()
         .forEach((e) => walk(path.join(relative, e)));
@@ -128,6 +130,30 @@ function fingerprint(dir: string): string {
   };
   PARTS.forEach((part) => walk(part));
   return hash.digest('hex').slice(0, 12);
+}
+
+/**
+ * Copies the folder `from` to `to`. A link to a file inside `home` (lib/libpq.so ->
+ * libpq.so.5.18) stays a relative link; any other link is copied as the file it points to,
+ * since its target may be just as out of reach as node_modules.
+ */
+function copyTree(options: { from: string; to: string; home: string }): void {
+  const { from, to, home } = options;
+  mkdirSync(to);
+  for (const entry of readdirSync(from, { withFileTypes: true })) {
+    const source = path.join(from, entry.name);
+    const target = path.join(to, entry.name);
+    if (entry.isDirectory()) {
+      copyTree({ from: source, to: target, home });
+      continue;
+    }
+    const real = realpathSync(source);
+    if (entry.isSymbolicLink() && real.startsWith(home + path.sep) && statSync(real).isFile()) {
+      symlinkSync(path.relative(realpathSync(from), real), target);
+    } else {
+      copyFileSync(source, target);
+    }
+  }
 }
 
 /** Folders 0755, files readable (and runnable where the owner may run them) by every user. */
@@ -182,11 +208,9 @@ function sharedCopy(home: string, version: string, logger: Logger): string {
   if (finishedCopy(target, logger)) return target;
   const staging = mkdtempSync(path.join(base, '.tally-postgres-'));
   try {
+    const realHome = realpathSync(home);
     for (const part of PARTS) {
-      cpSync(path.join(home, part), path.join(staging, part), {
-        recursive: true,
-        verbatimSymlinks: true,
-      });
+      copyTree({ from: path.join(realHome, part), to: path.join(staging, part), home: realHome });
     }
     openToEveryone(staging);
     try {

@@ -34,9 +34,12 @@ function copyProject(dir: string): void {
   mkdirSync(modules);
   for (const name of readdirSync(path.join(ROOT, 'node_modules'))) {
     const from = path.join(ROOT, 'node_modules', name);
-    if (EMBEDDED_PACKAGES.includes(name))
-      cpSync(from, path.join(modules, name), { recursive: true });
-    else symlinkSync(from, path.join(modules, name));
+    if (EMBEDDED_PACKAGES.includes(name)) {
+      // As npm lays them out: the library links of the binaries package stay relative.
+      cpSync(from, path.join(modules, name), { recursive: true, verbatimSymlinks: true });
+    } else {
+      symlinkSync(from, path.join(modules, name));
+    }
   }
 }
 
