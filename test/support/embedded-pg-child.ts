@@ -4,8 +4,11 @@
  * project. Usage: node -r ts-node/register this-file <dataDir> <port> <database>.
  * Prints one JSON line {"url": …} once ready; SIGTERM stops PostgreSQL and then the process.
  */
-import { startEmbeddedPostgres } from '../../src/db';
-import { silentLogger } from '../../src/observability';
+// The files themselves, not the modules' index files: ts-node type-checks everything a
+// child imports, and src/db's index brings TypeORM, every entity and migration (10 s a
+// start instead of 5, enough to push a test of several starts past its timeout).
+import { startEmbeddedPostgres } from '../../src/db/embedded';
+import { silentLogger } from '../../src/observability/logger';
 
 async function main(): Promise<void> {
   const [dataDir, port, database] = process.argv.slice(2);
