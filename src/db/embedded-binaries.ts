@@ -57,7 +57,8 @@ export function everyParentEnterable(target: string): boolean {
  */
 export function sharedTempDir(): string {
   const dir = tmpdir();
-  if (!everyParentEnterable(path.join(dir, 'x')) || (statSync(dir).mode & 0o001) === 0) {
+  // The parents of a file in it: the folder itself and every one above.
+  if (!everyParentEnterable(path.join(dir, 'file'))) {
     throw new EmbeddedPostgresError(
       `the postgres user cannot enter the temp folder ${dir}: set TMPDIR to a folder every ` +
         'user can enter (such as /tmp), or set DATABASE_URL to use your own PostgreSQL',
@@ -122,11 +123,11 @@ function fingerprint(dir: string): string {
     const full = path.join(dir, relative);
     // Links are followed: a build is named the same however npm laid its links out.
     const stat = statSync(full);
-    if (stat.isDirectory())
-      readdirSync(full)
-        .sort()
-        .forEach((e) => walk(path.join(relative, e)));
-    else hash.update(`${relative} ${stat.size}\n`);
+    if (!stat.isDirectory()) {
+      hash.update(`${relative} ${stat.size}\n`);
+      return;
+    }
+    for (const entry of readdirSync(full).sort()) walk(path.join(relative, entry));
   };
   PARTS.forEach((part) => walk(part));
   return hash.digest('hex').slice(0, 12);
@@ -213,15 +214,19 @@ function sharedCopy(home: string, version: string, logger: Logger): string {
       copyTree({ from: path.join(realHome, part), to: path.join(staging, part), home: realHome });
     }
     openToEveryone(staging);
-    try {
-      renameSync(staging, target);
-      logger.info(
-        { from: home, to: target },
-        'copied the PostgreSQL binaries where the postgres user can run them',
-      );
-    } catch (error) {
-      if (!finishedCopy(target, logger)) throw error;
-    }
+    renameSync(staging, target);
+    logger.info(
+      { from: home, to: target },
+      'copied the PostgreSQL binaries where the postgres user can run them',
+    );
+  } catch (error) {
+    // Lost the rename to a process starting at the same time: its copy is as good.
+    if (finishedCopy(target, logger)) return target;
+    throw new EmbeddedPostgresError(
+      `the PostgreSQL binaries could not be copied to ${base} for the postgres user ` +
+        `(${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): free space ` +
+        'there or set TMPDIR to another folder every user can enter, or set DATABASE_URL',
+    );
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }

@@ -67,30 +67,54 @@ describe('the embedded PostgreSQL of a project in a private folder', () => {
     return { privateDir, project };
   }
 
-  rootOnly('starts from a project cloned into a 0700 folder, and answers a query', async () => {
-    const { privateDir, project } = privateClone();
-    // The data lives where the postgres user may go, as resolveDataDir arranges for `npm start`.
-    const dataParent = mkdtempSync(path.join(tmpdir(), 'tally-private-data-'));
-    made.push(dataParent);
-    chmodSync(dataParent, 0o755);
-    const dataDir = path.join(dataParent, 'data');
-    const pg = await startDatabaseProcess(dataDir, await freePort(), 'tally', { root: project });
-    const client = new Client({ connectionString: pg.url });
+  /** The path of the program behind a server process, and the answer to a query. */
+  async function ask(url: string): Promise<{ program: string; answer: number }> {
+    const client = new Client({ connectionString: url });
     try {
       await client.connect();
       const { rows } = await client.query<{ pid: number; answer: number }>(
         'SELECT pg_backend_pid() AS pid, 6 * 7 AS answer',
       );
-      expect(rows[0]!.answer).toBe(42);
-      // It runs from a copy the postgres user can reach, not from the private folder.
-      const program = readlinkSync(`/proc/${rows[0]!.pid}/exe`);
-      expect(program.startsWith(privateDir)).toBe(false);
-      expect(path.basename(program)).toBe('postgres');
+      return { program: readlinkSync(`/proc/${rows[0]!.pid}/exe`), answer: rows[0]!.answer };
     } finally {
       await client.end().catch(() => undefined);
-      await pg.stop();
     }
-  });
+  }
+
+  rootOnly(
+    'starts from a project cloned into a 0700 folder, twice at once, and answers',
+    async () => {
+      const { project } = privateClone();
+      // A temp folder of the test's own (0755, as /tmp is reachable), so that both starts
+      // find no copy of the binaries yet and may race to make it.
+      const shared = mkdtempSync(path.join(tmpdir(), 'tally-private-shared-'));
+      made.push(shared);
+      chmodSync(shared, 0o755);
+      // The data lives where the postgres user may go, as resolveDataDir arranges for `npm start`.
+      const start = async (name: string) =>
+        startDatabaseProcess(path.join(shared, name), await freePort(), 'tally', {
+          root: project,
+          env: { TMPDIR: shared },
+        });
+      const started = await Promise.allSettled([start('first'), start('second')]);
+      const servers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+      try {
+        expect(
+          started.map((s) => (s.status === 'fulfilled' ? 'started' : String(s.reason))),
+        ).toEqual(['started', 'started']);
+        for (const server of servers) {
+          const { program, answer } = await ask(server.url);
+          expect(answer).toBe(42);
+          // Run from the copy the postgres user can reach, not from the private folder.
+          expect(program).toMatch(new RegExp(`^${shared}/tally-postgres-[^/]+/bin/postgres$`));
+        }
+        // One copy, and no half-made one left behind by the start that lost the race.
+        expect(readdirSync(shared).filter((f) => f.includes('tally-postgres-'))).toHaveLength(1);
+      } finally {
+        await Promise.all(servers.map((server) => server.stop()));
+      }
+    },
+  );
 
   rootOnly('stops with one sentence saying what to do when no folder will do', async () => {
     const { privateDir, project } = privateClone();
