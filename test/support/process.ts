@@ -51,28 +51,32 @@ export async function startProcess(env: Record<string, string>): Promise<Started
 /**
  * PostgreSQL in a child process (embedded-pg-child.ts) on a fixed port: `stop()` shuts it
  * down cleanly; starting again on the same folder and port brings the same data back.
+ * `root` runs it from another copy of the project (default this one); `env` adds variables.
  */
 export async function startDatabaseProcess(
   dataDir: string,
   port: number,
   database: string,
+  options: { root?: string; env?: Record<string, string> } = {},
 ): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
+  const root = options.root ?? ROOT;
   const child = spawn(
     process.execPath,
     [
       '-r',
       'ts-node/register',
-      path.join(__dirname, 'embedded-pg-child.ts'),
+      path.join(root, 'test', 'support', 'embedded-pg-child.ts'),
       dataDir,
       String(port),
       database,
     ],
     {
-      cwd: ROOT,
+      cwd: root,
       env: {
         PATH: process.env['PATH'] ?? '',
         HOME: process.env['HOME'] ?? '/tmp',
         TS_NODE_SWC: 'true',
+        ...options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
