@@ -92,13 +92,17 @@ export interface Choice {
 export function choiceFrom(g: fc.GeneratorValue): Choice {
   return {
     int: (min, max) => g(fc.integer, { min, max }),
-    chance: (percent) => g(fc.integer, { min: 0, max: 999 }) >= 1000 - percent * 10,
+    // Unbiased: fast-check favours the ends of a range, which would make a 5 % mistake a
+    // 30 % one. Picks and integers keep the bias: their ends are the edge cases.
+    chance: (percent) =>
+      g(() => fc.noBias(fc.integer({ min: 0, max: 999 }))) >= 1000 - percent * 10,
     pick: (items) => items[g(fc.integer, { min: 0, max: items.length - 1 })]!,
     text: (maxLength) =>
       g(() => fc.oneof(fc.string({ maxLength }), fc.string({ unit: 'binary', maxLength }))),
     weighted: (items, weight) => {
       const weights = items.map(weight);
-      let at = g(fc.integer, { min: 0, max: weights.reduce((a, b) => a + b, 0) - 1 });
+      const total = weights.reduce((a, b) => a + b, 0);
+      let at = g(() => fc.noBias(fc.integer({ min: 0, max: total - 1 })));
       for (let i = 0; i < items.length; i++) {
         at -= weights[i]!;
         if (at < 0) return items[i]!;
@@ -175,32 +179,36 @@ const WRONG_INTS: readonly unknown[] = [
 /** Digits of a sequence cursor: plausible ones, the largest bigint and past it. */
 const CURSOR_DIGITS = [
   '1',
-  '42',
-  '0',
-  '9223372036854775807',
   '9223372036854775808',
   '9999999999999999999',
-  '99999999999999999999',
+  '9223372036854775807',
+  '1000000000000000000000',
+  '9223372036854775808',
+  '0',
   '-1',
   '1.5',
-  '',
 ];
 
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64url');
 
+/** A page cursor: one the server made, one shaped like them with edge values, or junk. */
 export function cursorValue(c: Choice, known: KnownValues): string {
-  switch (c.int(0, 5)) {
+  switch (c.int(0, 9)) {
     case 0:
-      return known.cursors.length ? c.pick(known.cursors) : b64('t|1');
     case 1:
-      return b64(`t|${c.pick(CURSOR_DIGITS)}`);
+      return known.cursors.length ? c.pick(known.cursors) : b64('t|1');
     case 2:
+    case 3:
+    case 4:
+    case 5:
+      return b64(`t|${c.pick(CURSOR_DIGITS)}`);
+    case 6:
       return b64(
         `o|${c.pick([...known.ids, '00000000-0000-0000-0000-000000000000', 'x'.repeat(36)])}`,
       );
-    case 3:
+    case 7:
       return b64(`${c.pick(['t', 'o', 'x', ''])}|${c.text(30)}|${c.text(5)}`);
-    case 4:
+    case 8:
       return c.pick(NASTY_STRINGS);
     default:
       return c.text(40);
@@ -263,9 +271,10 @@ export function rightJson(
   hint: string,
   known: KnownValues,
   depth = 0,
+  nonNull = false,
 ): unknown {
-  if (isNonNullType(type)) return rightJson(c, type.ofType, hint, known, depth);
-  if (c.chance(8)) return null;
+  if (isNonNullType(type)) return rightJson(c, type.ofType, hint, known, depth, true);
+  if (!nonNull && c.chance(8)) return null;
   if (isListType(type)) {
     // Input coercion accepts a single item for a list.
     if (c.chance(20)) return rightJson(c, type.ofType, hint, known, depth + 1);
@@ -416,9 +425,22 @@ interface Build {
   c: Choice;
   known: KnownValues;
   opts: DocumentOptions;
+  /**
+   * Valid mode: a document the schema accepts (it may still be refused by a limit or a
+   * resolver), so that it runs. Otherwise every kind of mistake is made now and then.
+   */
+  valid: boolean;
   variables: Array<{ name: string; typeText: string; value: unknown; defaultText?: string }>;
   fragments: Array<{ name: string; on: string; text: string }>;
+  /** Fragments whose bodies are being written: spreading one of them would be a cycle. */
+  building: Set<string>;
+  aliases: number;
   fieldsLeft: number;
+}
+
+/** A deliberate mistake, `percent` of the time, never in valid mode. */
+function wrong(b: Build, percent: number): boolean {
+  return !b.valid && b.c.chance(percent);
 }
 
 /** An argument's value: a variable (declared, rightly or wrongly, or not) or a literal. */
@@ -426,10 +448,10 @@ function argumentValue(b: Build, type: GraphQLInputType, hint: string): string {
   const { c } = b;
   if (c.chance(30)) {
     // Sometimes reuse a variable (duplicate names, a type used at another type's position).
-    if (b.variables.length && c.chance(15)) return `$${c.pick(b.variables).name}`;
+    if (b.variables.length && wrong(b, 15)) return `$${c.pick(b.variables).name}`;
     const name = `v${b.variables.length}`;
-    const typeText = c.chance(85) ? String(type) : c.pick(WRONG_VARIABLE_TYPES);
-    const value = c.chance(80)
+    const typeText = wrong(b, 15) ? c.pick(WRONG_VARIABLE_TYPES) : String(type);
+    const value = !wrong(b, 20)
       ? rightJson(c, type, hint, b.known)
       : c.chance(50)
         ? wrongJson(c, type, hint, b.known)
@@ -440,31 +462,27 @@ function argumentValue(b: Build, type: GraphQLInputType, hint: string): string {
     b.variables.push({ name, typeText, value, ...(defaultText ? { defaultText } : {}) });
     return `$${name}`;
   }
-  if (c.chance(12)) return c.pick(WRONG_LITERALS);
+  if (wrong(b, 12)) return c.pick(WRONG_LITERALS);
   const enumNames = isEnumType(namedInput(type));
   return toLiteral(
     c,
-    c.chance(85) ? rightJson(c, type, hint, b.known) : wrongJson(c, type, hint, b.known),
+    wrong(b, 15) ? wrongJson(c, type, hint, b.known) : rightJson(c, type, hint, b.known),
     enumNames,
   );
 }
 
-function directives(b: Build): string {
+/** @skip/@include on a field, fragment spread or inline fragment (or anything, where wrong). */
+function directives(b: Build, where: 'selection' | 'definition' = 'selection'): string {
   const { c } = b;
+  if (where === 'definition' && b.valid) return '';
   if (!c.chance(10)) return '';
-  const name = c.pick([
-    'skip',
-    'include',
-    'skip',
-    'include',
-    'deprecated',
-    'unknown',
-    'specifiedBy',
-  ]);
+  const name = b.valid
+    ? c.pick(['skip', 'include'])
+    : c.pick(['skip', 'include', 'skip', 'include', 'deprecated', 'unknown', 'specifiedBy']);
   const condition = c.chance(60)
     ? String(c.chance(50))
     : argumentValue(b, SCHEMA.getDirective('skip')!.args[0]!.type, 'if');
-  const repeat = c.chance(10) ? ` @${name}(if: ${condition})` : '';
+  const repeat = wrong(b, 10) ? ` @${name}(if: ${condition})` : '';
   return ` @${name}(if: ${condition})${repeat}`;
 }
 
@@ -479,31 +497,49 @@ function fieldsOf(type: GraphQLCompositeType): Array<GraphQLField<unknown, unkno
   return fields;
 }
 
+/** How deep valid documents go: under the server's data depth limit (12), so they run. */
+const VALID_MAX_DEPTH = 11;
+
 function fieldSelection(b: Build, parent: GraphQLCompositeType, depth: number): string {
   const { c } = b;
   b.fieldsLeft -= 1;
-  if (c.chance(3)) return c.pick(['nope', 'password', '__proto__', 'constructor', '__schema']);
+  if (wrong(b, 3)) return c.pick(['nope', 'password', '__proto__', 'constructor', '__schema']);
+  // graphql-js refuses introspection nested more than three `fields`/`ofType` deep: a valid
+  // document stops at leaves there.
+  const deepInIntrospection = b.valid && parent.name.startsWith('__') && depth >= 3;
+  const candidates = fieldsOf(parent).filter(
+    (f) => !deepInIntrospection || !isCompositeType(getNamedType(f.type)),
+  );
   // Fields with arguments, then fields with selections, are where the bugs have been.
-  const field = c.weighted(fieldsOf(parent), (f) =>
+  const field = c.weighted(candidates, (f) =>
     f.args.length > 0 ? 4 : isCompositeType(getNamedType(f.type)) ? 2 : 1,
   );
-  const alias = c.chance(15) ? `${c.pick(ALIASES)}: ` : '';
+  // Valid: a field with arguments gets an alias of its own, so no two selections conflict.
+  const alias = b.valid
+    ? field.args.length > 0 || c.chance(15)
+      ? `a${b.aliases++}: `
+      : ''
+    : c.chance(15)
+      ? `${c.pick(ALIASES)}: `
+      : '';
   const args: string[] = [];
   for (const arg of field.args) {
     const required = isNonNullType(arg.type) && arg.defaultValue === undefined;
-    if (required ? c.chance(95) : c.chance(40)) {
+    if (required ? !wrong(b, 5) : c.chance(40)) {
       args.push(`${arg.name}: ${argumentValue(b, arg.type, arg.name)}`);
     }
   }
-  if (c.chance(3))
+  if (wrong(b, 3)) {
     args.push(`${c.pick(['bogus', 'first', 'input', 'id'])}: ${c.pick(WRONG_LITERALS)}`);
+  }
   const argText = args.length ? `(${args.join(', ')})` : '';
   const named = getNamedType(field.type);
+  const maxDepth = b.valid ? Math.min(VALID_MAX_DEPTH, b.opts.maxDepth) : b.opts.maxDepth;
   let sub = '';
   if (isCompositeType(named)) {
-    if (depth >= b.opts.maxDepth || b.fieldsLeft <= 0) sub = c.chance(90) ? ' { __typename }' : '';
-    else sub = c.chance(2) ? '' : ` ${selectionSet(b, named, depth + 1)}`;
-  } else if (isLeafType(named) && c.chance(2)) {
+    if (depth >= maxDepth || b.fieldsLeft <= 0) sub = wrong(b, 10) ? '' : ' { __typename }';
+    else sub = wrong(b, 2) ? '' : ` ${selectionSet(b, named, depth + 1)}`;
+  } else if (isLeafType(named) && wrong(b, 2)) {
     sub = ' { id }';
   }
   return `${alias}${field.name}${argText}${directives(b)}${sub}`;
@@ -512,20 +548,25 @@ function fieldSelection(b: Build, parent: GraphQLCompositeType, depth: number): 
 /** A fragment on `type`: a new one, an existing one again, a chain, a cycle, or a missing one. */
 function fragmentSpread(b: Build, type: GraphQLCompositeType, depth: number): string {
   const { c } = b;
-  const existing = b.fragments.filter((f) => f.on === type.name);
+  // A fragment being written may be spread again (a cycle: refused) only when not valid.
+  const existing = b.fragments.filter(
+    (f) => f.on === type.name && (!b.valid || !b.building.has(f.name)),
+  );
   switch (c.int(0, 5)) {
     case 0:
     case 1: {
       const name = `F${b.fragments.length}`;
       const slot = { name, on: type.name, text: '' };
       b.fragments.push(slot);
-      // The body may spread other fragments, this one included (a cycle: refused).
-      slot.text = `fragment ${name} on ${c.chance(5) ? c.pick(Object.keys(SCHEMA.getTypeMap())) : type.name}${directives(b)} ${selectionSet(b, type, depth)}`;
+      b.building.add(name);
+      const on = wrong(b, 5) ? c.pick(Object.keys(SCHEMA.getTypeMap())) : type.name;
+      slot.text = `fragment ${name} on ${on}${directives(b, 'definition')} ${selectionSet(b, type, depth)}`;
+      b.building.delete(name);
       return `...${name}${directives(b)}`;
     }
     case 2:
       if (existing.length) return `...${c.pick(existing).name}${directives(b)}`;
-      return `...Missing${c.int(0, 3)}`;
+      return b.valid ? `... on ${type.name} { __typename }` : `...Missing${c.int(0, 3)}`;
     case 3: {
       // F_0 spreads F_1 twice, F_1 spreads F_2 twice, …: 2^n paths through a linear text.
       const length = c.int(2, b.opts.maxFragmentChain);
@@ -561,7 +602,7 @@ function selectionSet(b: Build, type: GraphQLCompositeType, depth: number): stri
   for (let i = 0; i < count && (i === 0 || b.fieldsLeft > 0); i++) {
     const kind = c.int(0, 9);
     if (kind === 8) {
-      const on = c.chance(90) ? type.name : c.pick(Object.keys(SCHEMA.getTypeMap()));
+      const on = wrong(b, 10) ? c.pick(Object.keys(SCHEMA.getTypeMap())) : type.name;
       const condition = c.chance(20) ? '' : ` on ${on}`;
       selections.push(`...${condition}${directives(b)} ${selectionSet(b, type, depth)}`);
     } else if (kind === 9) {
@@ -574,9 +615,10 @@ function selectionSet(b: Build, type: GraphQLCompositeType, depth: number): stri
 }
 
 /** Introspection a playground would not send: `ofType`/`fields` nested past any sane depth. */
-function deepIntrospection(c: Choice): string {
+function deepIntrospection(b: Build): string {
+  const { c } = b;
   let inner = 'name';
-  for (let i = c.int(1, 22); i > 0; i--) {
+  for (let i = c.int(1, b.valid ? 2 : 22); i > 0; i--) {
     inner = c.chance(50) ? `name ofType { ${inner} }` : `name fields { type { ${inner} } }`;
   }
   return c.chance(50)
@@ -594,22 +636,23 @@ function operation(b: Build, kind: GeneratedRequest['kind'], name: string | unde
         : SCHEMA.getSubscriptionType()!;
   const before = b.variables.length;
   let selection: string;
-  if (kind === 'query' && c.chance(8)) selection = `{ ${deepIntrospection(c)} }`;
+  if (kind === 'query' && c.chance(8)) selection = `{ ${deepIntrospection(b)} }`;
   else if (kind === 'query') selection = selectionSet(b, root, 1);
   else {
     // Mutations and subscriptions: one root field, sometimes two (a subscription may not).
-    const fields = Array.from({ length: c.chance(15) ? 2 : 1 }, () =>
+    const two = kind === 'mutation' ? c.chance(15) : wrong(b, 15);
+    const fields = Array.from({ length: two ? 2 : 1 }, () =>
       fieldSelection(b, root as GraphQLObjectType, 1),
     );
     selection = `{ ${fields.join(' ')} }`;
   }
   const mine = b.variables.slice(before);
-  if (c.chance(5)) mine.push({ name: `unused${before}`, typeText: 'Int', value: 1 });
+  if (wrong(b, 5)) mine.push({ name: `unused${before}`, typeText: 'Int', value: 1 });
   const defs = mine.length
     ? `(${mine.map((v) => `$${v.name}: ${v.typeText}${v.defaultText ? ` = ${v.defaultText}` : ''}`).join(', ')})`
     : '';
   if (kind === 'query' && !name && !defs && c.chance(50)) return selection;
-  return `${kind}${name ? ` ${name}` : ''}${defs}${directives(b)} ${selection}`;
+  return `${kind}${name ? ` ${name}` : ''}${defs}${directives(b, 'definition')} ${selection}`;
 }
 
 /** A random request from the schema: the document, its variables, an operation name. */
@@ -618,22 +661,34 @@ export function graphqlRequest(
   known: KnownValues,
   opts: DocumentOptions,
 ): GeneratedRequest {
-  const b: Build = { c, known, opts, variables: [], fragments: [], fieldsLeft: opts.maxFields };
+  const b: Build = {
+    c,
+    known,
+    opts,
+    valid: c.chance(50),
+    variables: [],
+    fragments: [],
+    building: new Set(),
+    aliases: 0,
+    fieldsLeft: opts.maxFields,
+  };
   const kinds = ['query', 'query', 'query', 'mutation', 'mutation', 'subscription'] as const;
   const kind = c.pick(kinds);
-  const operations = [operation(b, kind, c.chance(40) ? 'Fuzz' : undefined)];
+  const second = c.chance(8);
+  const operations = [operation(b, kind, second || c.chance(40) ? 'Fuzz' : undefined)];
   const names = ['Fuzz'];
-  if (c.chance(8)) {
-    const second = c.chance(80) ? 'Other' : 'Fuzz';
-    operations.push(operation(b, c.pick(kinds), second));
-    names.push(second);
+  if (second) {
+    const name = wrong(b, 20) ? 'Fuzz' : 'Other';
+    operations.push(operation(b, c.pick(kinds), name));
+    names.push(name);
   }
-  if (c.chance(5))
+  if (wrong(b, 5)) {
     b.fragments.push({
       name: 'Unused',
       on: 'Query',
       text: 'fragment Unused on Query { __typename }',
     });
+  }
   const fragments = b.fragments.map((f) => f.text);
   const query = [...operations, ...(c.chance(50) ? fragments : fragments.reverse())].join('\n');
 
@@ -649,25 +704,86 @@ export function graphqlRequest(
   const request: GeneratedRequest = {
     query,
     kind,
-    variables: c.chance(3) ? c.pick([[], 'variables', 42, null, [variables]]) : variables,
+    variables: wrong(b, 3) ? c.pick([[], 'variables', 42, null, [variables]]) : variables,
   };
-  if (c.chance(30)) request.operationName = c.pick([...names, 'Nope', 42, null, '']);
+  if (b.valid) {
+    // Two operations need a name to pick one; one may be named or not.
+    if (second) request.operationName = c.pick(names);
+  } else if (c.chance(30)) {
+    request.operationName = c.pick([...names, 'Nope', 42, null, '']);
+  }
   return request;
 }
 
 /**
  * The operations the project's own clients send (test/operations/*.graphql), each with the
- * fragments it spreads: real documents whose variables are then fuzzed. A schema walk seldom
- * reaches `me { creditTransactions(after: …) }`; the client's MyHistory always does.
+ * fragments it spreads: real documents whose variables are then fuzzed.
  */
+const CLIENT_OPERATIONS: DefinitionNode[] = (() => {
+  const dir = path.join(__dirname, '../operations');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.graphql'))
+    .flatMap((f) => parse(readFileSync(path.join(dir, f), 'utf8')).definitions);
+})();
+
+/**
+ * One operation per field that takes arguments, reached from its root by the shortest path,
+ * every argument on the way given as a variable: `query($first: Int, $after: String) { me {
+ * creditTransactions(first: $first, after: $after) { __typename } } }`. A random walk of the
+ * schema reaches an argument deep in it seldom, and a client operation may pass one variable
+ * to two fields (MyHistory's `$after`), where the first to fail hides the other.
+ */
+function argumentOperations(): string[] {
+  const operations: string[] = [];
+  const roots = [
+    ['query', SCHEMA.getQueryType()],
+    ['mutation', SCHEMA.getMutationType()],
+    ['subscription', SCHEMA.getSubscriptionType()],
+  ] as const;
+  for (const [kind, root] of roots) {
+    if (!root) continue;
+    const seen = new Set<string>([root.name]);
+    // Breadth first: each path is the fields from the root and the variables they take.
+    let frontier: Array<{ type: GraphQLObjectType; path: string[]; vars: string[] }> = [
+      { type: root, path: [], vars: [] },
+    ];
+    for (let depth = 0; depth < 3 && frontier.length; depth++) {
+      const next: typeof frontier = [];
+      for (const { type, path: trail, vars } of frontier) {
+        for (const field of Object.values(type.getFields())) {
+          const argVars = field.args.map((a) => `$${field.name}_${a.name}: ${String(a.type)}`);
+          const call = field.args.length
+            ? `${field.name}(${field.args.map((a) => `${a.name}: $${field.name}_${a.name}`).join(', ')})`
+            : field.name;
+          const allVars = [...vars, ...argVars];
+          const named = getNamedType(field.type);
+          if (field.args.length) {
+            let body = isCompositeType(named) ? `${call} { __typename }` : call;
+            for (const outer of [...trail].reverse()) body = `${outer} { ${body} }`;
+            const defs = allVars.length ? `(${allVars.join(', ')})` : '';
+            operations.push(`${kind}${defs} { ${body} }`);
+          }
+          if (isObjectType(named) && !seen.has(named.name)) {
+            seen.add(named.name);
+            next.push({ type: named, path: [...trail, call], vars: allVars });
+          }
+        }
+      }
+      frontier = next;
+    }
+  }
+  return operations;
+}
+
+/** Client operations and argument operations, each with the fragments it spreads. */
 export const CORPUS: ReadonlyArray<{
   text: string;
   operation: OperationDefinitionNode;
 }> = (() => {
-  const dir = path.join(__dirname, '../operations');
-  const definitions: DefinitionNode[] = readdirSync(dir)
-    .filter((f) => f.endsWith('.graphql'))
-    .flatMap((f) => parse(readFileSync(path.join(dir, f), 'utf8')).definitions);
+  const definitions = [
+    ...CLIENT_OPERATIONS,
+    ...argumentOperations().flatMap((text) => parse(text).definitions),
+  ];
   const fragments = new Map(
     definitions
       .filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION)
@@ -696,15 +812,21 @@ export const CORPUS: ReadonlyArray<{
 
 /** A client operation from the corpus with fuzzed variables (right, wrong, missing, extra). */
 export function corpusRequest(c: Choice, known: KnownValues): GeneratedRequest {
-  const { text, operation } = c.pick(CORPUS);
+  // Operations with variables are where fuzzed values go: more of those.
+  const { text, operation } = c.weighted(
+    CORPUS,
+    (entry) => 1 + 2 * (entry.operation.variableDefinitions?.length ?? 0),
+  );
   const variables: Record<string, unknown> = {};
   for (const definition of operation.variableDefinitions ?? []) {
     const type = typeFromAST(SCHEMA, definition.type as never) as GraphQLInputType | undefined;
     const name = definition.variable.name.value;
+    // `$creditTransactions_after` is an `after`: the hint is the argument's own name.
+    const hint = name.split('_').pop()!;
     if (!type || c.chance(5)) continue;
     variables[name] = c.chance(80)
-      ? rightJson(c, type, name, known)
-      : wrongJson(c, type, name, known);
+      ? rightJson(c, type, hint, known)
+      : wrongJson(c, type, hint, known);
   }
   if (c.chance(5)) variables['extra'] = c.pick<unknown>([1, 'x', {}]);
   const request: GeneratedRequest = {

@@ -112,6 +112,35 @@ export async function createCallers(t: TestServer): Promise<Callers> {
   };
 }
 
+/** The operation a request runs (by its name, or the only one), when the document parses. */
+function selectedOperation(
+  query: unknown,
+  operationName: unknown,
+): { document: DocumentNode; operation: OperationDefinitionNode } | undefined {
+  if (typeof query !== 'string') return undefined;
+  let document: DocumentNode;
+  try {
+    document = parse(query);
+  } catch {
+    return undefined;
+  }
+  const operations = document.definitions.filter(
+    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
+  );
+  const operation =
+    typeof operationName === 'string' && operationName !== ''
+      ? operations.find((o) => o.name?.value === operationName)
+      : operations.length === 1
+        ? operations[0]
+        : undefined;
+  return operation ? { document, operation } : undefined;
+}
+
+/** Query, mutation or subscription: what the request runs, if anything. */
+export function operationKind(query: unknown, operationName: unknown): string | undefined {
+  return selectedOperation(query, operationName)?.operation.operation;
+}
+
 function collectRootKeys(
   selectionSet: SelectionSetNode,
   fragments: Map<string, FragmentDefinitionNode>,
@@ -141,30 +170,17 @@ function collectRootKeys(
  * certain (a directive at the root, no single operation to pick, an unparsable document).
  */
 export function rootResponseKeys(query: unknown, operationName: unknown): Set<string> | undefined {
-  if (typeof query !== 'string') return undefined;
-  let document: DocumentNode;
-  try {
-    document = parse(query);
-  } catch {
-    return undefined;
-  }
-  const operations = document.definitions.filter(
-    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
-  );
-  const operation =
-    typeof operationName === 'string' && operationName !== ''
-      ? operations.find((o) => o.name?.value === operationName)
-      : operations.length === 1
-        ? operations[0]
-        : undefined;
-  if (!operation || operation.directives?.length) return undefined;
+  const selected = selectedOperation(query, operationName);
+  if (!selected || selected.operation.directives?.length) return undefined;
   const fragments = new Map(
-    document.definitions
+    selected.document.definitions
       .filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION)
       .map((f) => [f.name.value, f]),
   );
   const keys = new Set<string>();
-  return collectRootKeys(operation.selectionSet, fragments, keys, new Set()) ? keys : undefined;
+  return collectRootKeys(selected.operation.selectionSet, fragments, keys, new Set())
+    ? keys
+    : undefined;
 }
 
 export interface Judged {

@@ -5,7 +5,7 @@ import { ERROR_CODES } from '../../src/errors';
 
 /**
  * What every fuzz file shares: how long and how hard to run, a raw HTTP client that times
- * each request, a snapshot of every table to tell whether a request wrote anything, and the
+ * each request, a log of every committed row change to tell whether a request wrote anything, and the
  * checks on a GraphQL error body.
  *
  * Bounded by default (CI): each file stays well under 90 s on two cores. `FUZZ_RUNS=<n>`
@@ -189,17 +189,27 @@ export async function settle(baseUrl: string): Promise<void> {
 // ---------------------------------------------------------------------------------------
 // What was written
 
-export type Snapshot = Map<string, string>;
+/** Tables left out: the migrations' own bookkeeping, and the log of writes itself. */
+const NOT_DATA = new Set(['migrations', 'typeorm_metadata', 'fuzz_row_writes']);
 
-/** Tables a snapshot leaves out: the migrations' own bookkeeping. */
-const NOT_DATA = new Set(['migrations', 'typeorm_metadata']);
+/** A point in the log of writes. */
+export type Mark = number;
+
+export interface WriteLog {
+  /** Where the log stands now. */
+  mark(): Promise<Mark>;
+  /** The tables with a row inserted, updated or deleted (and committed) since `mark`. */
+  since(mark: Mark): Promise<string[]>;
+}
 
 /**
- * A fingerprint of every row of every table of the public schema: a count and an md5 of the
- * rows' text, so an INSERT, UPDATE or DELETE anywhere shows. Fuzz databases are small (a few
- * thousand rows): one statement takes milliseconds.
+ * Records every committed row change of every table of this test database: a row trigger on
+ * each table appends the table's name to `fuzz_row_writes` (an append, so no lock is shared
+ * between writers; a rolled-back change leaves no entry). Asking "what did this request
+ * write?" then costs one indexed query however large the tables grow, where fingerprinting
+ * every row grew with the run. Only the fuzz file's own database is instrumented.
  */
-export async function snapshotter(dataSource: DataSource): Promise<() => Promise<Snapshot>> {
+export async function writeLog(dataSource: DataSource): Promise<WriteLog> {
   const tables = (
     (await dataSource.query(
       `SELECT table_name FROM information_schema.tables
@@ -208,22 +218,52 @@ export async function snapshotter(dataSource: DataSource): Promise<() => Promise
   )
     .map((r) => r.table_name)
     .filter((name) => !NOT_DATA.has(name));
-  const sql = tables
-    .map(
-      (name) =>
-        `SELECT '${name}' AS t, count(*)::text || ':' ||
-           md5(coalesce(string_agg(x::text, E'\\n' ORDER BY x::text), '')) AS f FROM "${name}" x`,
-    )
-    .join(' UNION ALL ');
-  return async () => {
-    const rows = (await dataSource.query(sql)) as Array<{ t: string; f: string }>;
-    return new Map(rows.map((r) => [r.t, r.f]));
+  await dataSource.query(
+    `CREATE TABLE fuzz_row_writes (id bigserial PRIMARY KEY, table_name text NOT NULL)`,
+  );
+  await dataSource.query(
+    `CREATE FUNCTION fuzz_record_write() RETURNS trigger LANGUAGE plpgsql AS $$
+     BEGIN
+       INSERT INTO fuzz_row_writes (table_name) VALUES (TG_TABLE_NAME);
+       RETURN NULL;
+     END $$`,
+  );
+  for (const name of tables) {
+    await dataSource.query(
+      `CREATE TRIGGER fuzz_record_write AFTER INSERT OR UPDATE OR DELETE ON "${name}"
+       FOR EACH ROW EXECUTE FUNCTION fuzz_record_write()`,
+    );
+  }
+  // Waits (at most ~0.5 s) until no other session of this database is running a statement or
+  // holding a transaction open: a write still on its way lands before the mark, not after.
+  const quiesce = async () => {
+    for (let i = 0; i < 50; i++) {
+      const [busy] = (await dataSource.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()
+           AND state IN ('active', 'idle in transaction')`,
+      )) as Array<{ n: number }>;
+      if (busy!.n === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   };
-}
-
-/** The tables whose rows differ between two snapshots. */
-export function changedTables(before: Snapshot, after: Snapshot): string[] {
-  return [...after.keys()].filter((t) => before.get(t) !== after.get(t));
+  return {
+    async mark() {
+      await quiesce();
+      const [row] = (await dataSource.query(
+        `SELECT coalesce(max(id), 0)::text AS id FROM fuzz_row_writes`,
+      )) as Array<{ id: string }>;
+      return Number(row!.id);
+    },
+    async since(mark) {
+      await quiesce();
+      const rows = (await dataSource.query(
+        `SELECT DISTINCT table_name FROM fuzz_row_writes WHERE id > $1 ORDER BY table_name`,
+        [mark],
+      )) as Array<{ table_name: string }>;
+      return rows.map((r) => r.table_name);
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ import { NASTY_STRINGS } from './graphql-documents';
 import {
   assertHealthy,
   BOUND_MS,
-  changedTables,
   clip,
   failureKind,
   Findings,
@@ -14,10 +13,10 @@ import {
   printedAs,
   send,
   settle,
-  snapshotter,
+  writeLog,
   type RawRequest,
   type RawResponse,
-  type Snapshot,
+  type WriteLog,
 } from './harness';
 import {
   deliveryArbitrary,
@@ -75,21 +74,19 @@ const EVENT_REFERENTS: Record<string, [string, string[]]> = {
 };
 
 /** Runs of each property in the bounded (CI) run; FUZZ_RUNS replaces them all. */
-const DELIVERY_RUNS = 2500;
-const REDIRECT_RUNS = 1000;
+const DELIVERY_RUNS = 2000;
+const REDIRECT_RUNS = 800;
 
 describe('fuzzing the payment callback', () => {
   let t: TestServer;
   let fixtures: Fixtures;
-  let snapshot: () => Promise<Snapshot>;
-  let last: Snapshot;
+  let writes: WriteLog;
   let findings: Findings;
 
   beforeAll(async () => {
     t = await startTestServer();
     fixtures = await createFixtures(t);
-    snapshot = await snapshotter(t.server.dataSource);
-    last = await snapshot();
+    writes = await writeLog(t.server.dataSource);
   }, 120_000);
   beforeEach(() => {
     findings = new Findings();
@@ -122,6 +119,7 @@ describe('fuzzing the payment callback', () => {
   async function exchange(
     request: RawRequest,
   ): Promise<{ res?: RawResponse; changed: string[]; error?: string }> {
+    const before = await writes.mark();
     let res: RawResponse | undefined;
     let error: string | undefined;
     try {
@@ -130,9 +128,7 @@ describe('fuzzing the payment callback', () => {
       error = String(e);
       await settle(t.url);
     }
-    const after = await snapshot();
-    const changed = changedTables(last, after);
-    last = after;
+    const changed = await writes.since(before);
     return { ...(res ? { res } : {}), changed, ...(error ? { error } : {}) };
   }
 
