@@ -5,12 +5,12 @@ import { ERROR_CODES } from '../../src/errors';
 
 /**
  * What every fuzz file shares: how long and how hard to run, a raw HTTP client that times
- * each request, a log of every committed row change to tell whether a request wrote anything, and the
- * checks on a GraphQL error body.
+ * each request, a log of every committed row change to tell whether a request wrote
+ * anything, and the checks on a GraphQL error body.
  *
- * Bounded by default (CI): each file stays well under 90 s on two cores. `FUZZ_RUNS=<n>`
- * multiplies every property's runs to about n (`npm run fuzz` sets 5000), `FUZZ_SEED=<n>`
- * replays a run (fast-check prints the seed and the counterexample's path on failure, and
+ * Bounded by default (CI): each file stays under 90 s on two cores. `FUZZ_RUNS=<n>` gives
+ * every property n runs (`npm run fuzz` sets 20000), `FUZZ_SEED=<n>` replays a run
+ * (fast-check prints the seed and the counterexample's path on failure, and
  * `FUZZ_PATH=<path>` with the same seed replays only that counterexample).
  */
 
