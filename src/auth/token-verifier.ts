@@ -124,6 +124,10 @@ export class TokenVerifier {
       throw unauthenticated('Token has no subject');
     }
     if (subject.length > MAX_SUBJECT_LENGTH) throw unauthenticated('Token subject too long');
+    // Control characters (NUL above all, which PostgreSQL refuses in text) name no user.
+    if (/[\u0000-\u001f\u007f]/.test(subject)) {
+      throw unauthenticated('Token subject has control characters');
+    }
     const claimed = payload['role'] ?? 'user';
     if (typeof claimed !== 'string' || !(ROLES as readonly string[]).includes(claimed)) {
       throw unauthenticated('Token role must be user, service or admin');

@@ -52,6 +52,29 @@ const NEWER_STATUS = '(status_changed_at IS NULL OR status_changed_at <= $3)';
 
 const MAX_ERROR_LENGTH = 500;
 
+/** NUL, or half of a surrogate pair: text PostgreSQL (jsonb, text) refuses to store. */
+const UNSTORABLE = /\u0000|\p{Surrogate}/u;
+
+/**
+ * Whether every string of a parsed JSON value (keys included) can be stored. Walked with a
+ * stack, not recursion: a 64 KB body can nest deeper than the call stack.
+ */
+function storable(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (typeof item === 'string') {
+      if (UNSTORABLE.test(item)) return false;
+    } else if (item !== null && typeof item === 'object') {
+      for (const [key, inner] of Object.entries(item)) {
+        if (UNSTORABLE.test(key)) return false;
+        stack.push(inner);
+      }
+    }
+  }
+  return true;
+}
+
 /** A refund of a payment takes back the credits it bought in proportion, rounded down. */
 export function creditsForRefund(
   payment: { credits: number; amountMinor: number },
@@ -202,6 +225,13 @@ export class PaymentService {
       throw error;
     }
     const { event, type, payload } = parsed;
+    if (!storable(payload)) {
+      handled('unknown', 'rejected');
+      return {
+        status: 400,
+        body: { error: 'event holds a NUL or a lone surrogate, which cannot be stored' },
+      };
+    }
     this.logger.info({ eventId: event.eventId, type }, 'webhook started');
     const outcome = await this.recordAndApply(event, type, payload);
     if (!outcome.ok) {

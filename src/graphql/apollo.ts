@@ -50,6 +50,8 @@ export async function createGraphQLHttp(options: GraphQLHttpOptions): Promise<Gr
     // Whether introspection is allowed is decided with the other limits (documentLimitsPlugin),
     // the same way for HTTP and WebSocket.
     introspection: true,
+    // Automatic persisted queries are not offered: one way in for documents, the one checked.
+    persistedQueries: false,
     plugins: [
       ApolloServerPluginDrainHttpServer({
         httpServer,

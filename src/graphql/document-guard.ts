@@ -8,7 +8,8 @@ const ACCEPTED_TEXTS = 2000;
 export const MAX_DOCUMENT_TOKENS = 20_000;
 
 /**
- * Runs documentShapeError on a request's query before Apollo validates it. Apollo offers no
+ * Refuses, before Apollo runs anything, a request whose answer the client would not accept,
+ * and runs documentShapeError on its query before Apollo validates it. Apollo offers no
  * hook that can refuse a parsed document before validation (an error thrown from
  * parsingDidStart's end hook is lost and the request goes on), and graphql's own validation
  * is where a hostile document costs seconds. Texts that pass are remembered; a text that
@@ -17,6 +18,19 @@ export const MAX_DOCUMENT_TOKENS = 20_000;
 export function documentGuard(limits: DocumentLimits): RequestHandler {
   const accepted = new Set<string>();
   return (req, res, next) => {
+    // Apollo negotiates the answer's type only after running the operation: a mutation with
+    // `Accept: text/html` ran, then was answered 406, and a client retrying it ran it twice.
+    if (!req.accepts(['application/json', 'application/graphql-response+json'])) {
+      res.status(406).json({
+        errors: [
+          {
+            message: 'Accept must allow application/json or application/graphql-response+json',
+            extensions: { code: 'BAD_USER_INPUT' },
+          },
+        ],
+      });
+      return;
+    }
     const body: unknown = req.body;
     const fromBody = (body as { query?: unknown } | undefined)?.query;
     const query = typeof fromBody === 'string' ? fromBody : req.query['query'];

@@ -305,3 +305,36 @@ export function documentShape(document: DocumentNode, options: { budget: number 
   }
   return shape;
 }
+
+const CONDITIONS = new Set(['skip', 'include']);
+
+/**
+ * Whether a subscription's root selection (through its fragments) carries `@skip` or
+ * `@include`. The GraphQL specification forbids it, and graphql-js's own rule and
+ * `subscribe` throw on it instead of refusing it.
+ */
+export function conditionalSubscriptionRoot(document: DocumentNode): boolean {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) {
+      fragments.set(definition.name.value, definition);
+    }
+  }
+  const seen = new Set<string>();
+  const conditional = (selectionSet: SelectionSetNode): boolean =>
+    selectionSet.selections.some((selection) => {
+      if (selection.directives?.some((d) => CONDITIONS.has(d.name.value))) return true;
+      if (selection.kind === Kind.INLINE_FRAGMENT) return conditional(selection.selectionSet);
+      if (selection.kind !== Kind.FRAGMENT_SPREAD) return false;
+      const fragment = fragments.get(selection.name.value);
+      if (!fragment || seen.has(fragment.name.value)) return false;
+      seen.add(fragment.name.value);
+      return conditional(fragment.selectionSet);
+    });
+  return document.definitions.some(
+    (d) =>
+      d.kind === Kind.OPERATION_DEFINITION &&
+      d.operation === 'subscription' &&
+      conditional(d.selectionSet),
+  );
+}

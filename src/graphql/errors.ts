@@ -133,7 +133,10 @@ export function createFormatError(logger: Logger, onCode?: (code: ErrorCode) => 
     const original = unwrapResolverError(error);
     const rawCode = String(formatted.extensions?.['code'] ?? '');
     let result: GraphQLFormattedError;
-    if (KNOWN_CODES.has(rawCode)) {
+    // An INTERNAL_SERVER_ERROR that is not already masked is an unexpected error Apollo
+    // labelled itself (a plugin's, the library's): its message is internal too.
+    const unexpected = rawCode === 'INTERNAL_SERVER_ERROR' && formatted.message !== MASKED_MESSAGE;
+    if (KNOWN_CODES.has(rawCode) && !unexpected) {
       const {
         stacktrace: _stack,
         exception: _exception,

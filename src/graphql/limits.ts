@@ -10,7 +10,12 @@ import {
   visit,
   type DocumentNode,
 } from 'graphql';
-import { documentShape, measureOperation, type DocumentMeasure } from './document-measure';
+import {
+  conditionalSubscriptionRoot,
+  documentShape,
+  measureOperation,
+  type DocumentMeasure,
+} from './document-measure';
 
 /** The bounds every GraphQL operation meets, over HTTP and over WebSocket alike. */
 export interface DocumentLimits {
@@ -97,10 +102,11 @@ export function cachedMeasure(options: {
     measureCache.set(options.document, entry);
   }
   const variables = options.variables ?? {};
-  const key = JSON.stringify([
-    options.operationName ?? null,
-    entry.variables.map((v) => variables[v]),
-  ]);
+  const values = entry.variables.map((v) => variables[v]);
+  // Only plain values make a key: an object or array here is a wrong type (refused by the
+  // measure), and may be nested deeper than JSON.stringify's stack.
+  if (!values.every((v) => v === null || typeof v !== 'object')) return measureOperation(options);
+  const key = JSON.stringify([options.operationName ?? null, values]);
   const known = entry.measures.get(key);
   if (known) return known;
   const measure = measureOperation(options);
@@ -174,6 +180,9 @@ export function documentShapeError(
   }
   const introspection = introspectionError(shape.introspectionFields, limits);
   if (introspection) return introspection;
+  if (conditionalSubscriptionRoot(document)) {
+    return refusal("A subscription's root field cannot have @skip or @include");
+  }
   if (shape.mostAtOnePath > MAX_FIELDS_AT_ONE_PATH) {
     return refusal(
       `Too many fields at ${shape.path}: ${shape.mostAtOnePath} exceeds the limit of ${MAX_FIELDS_AT_ONE_PATH}`,

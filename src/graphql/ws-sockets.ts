@@ -1,4 +1,4 @@
-import { CloseCode, handleProtocols, type Server } from 'graphql-ws';
+import { CloseCode, handleProtocols, MessageType, type Server } from 'graphql-ws';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../observability';
@@ -43,8 +43,16 @@ export function serveGraphQLWs<E extends SocketExtra>(options: {
         close: (code, reason) => socket.close(code, reason),
         onMessage: (handle) =>
           socket.on('message', async (data) => {
+            const text = String(data);
+            // Messages only a server sends (`next`, `error`, `connection_ack`) would make
+            // graphql-ws throw; a client sending them broke the protocol: 4400, as for any
+            // other invalid message.
+            if (!fromClient(text)) {
+              socket.close(CloseCode.BadRequest, 'Invalid message received');
+              return;
+            }
             try {
-              await handle(String(data));
+              await handle(text);
             } catch (error) {
               logger.error({ err: error }, 'WebSocket message failed');
               socket.close(CloseCode.InternalServerError, 'Internal server error');
@@ -60,6 +68,25 @@ export function serveGraphQLWs<E extends SocketExtra>(options: {
       );
     });
   });
+}
+
+const CLIENT_MESSAGES = new Set<string>([
+  MessageType.ConnectionInit,
+  MessageType.Ping,
+  MessageType.Pong,
+  MessageType.Subscribe,
+  MessageType.Complete,
+]);
+
+/** Whether a text is a message a client may send (the rest of its checks are graphql-ws's). */
+function fromClient(text: string): boolean {
+  try {
+    const type = (JSON.parse(text) as { type?: unknown } | null)?.type;
+    return typeof type === 'string' && CLIENT_MESSAGES.has(type);
+  } catch {
+    // Not JSON: graphql-ws refuses it itself (4400).
+    return true;
+  }
 }
 
 /** Pings every `intervalMs`; a socket that does not answer within as long is terminated. */

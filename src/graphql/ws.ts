@@ -23,6 +23,7 @@ import { requestContext, requestIdFrom, type Logger } from '../observability';
 import type { GraphQLContext, GraphQLServices } from './context';
 import { createFormatError, documentError, MASKED_MESSAGE } from './errors';
 import { MAX_DOCUMENT_TOKENS } from './document-guard';
+import { selectOperation } from './document-measure';
 import { documentShapeError, operationLimitError, type DocumentLimits } from './limits';
 import { ConnectionBudget, type ConnectionLimits } from './ws-budget';
 import { serveGraphQLWs, type SocketExtra } from './ws-sockets';
@@ -214,6 +215,14 @@ function prepareOperation(
   if (shapeError) return [shapeError];
   const errors = validate(schema, document);
   if (errors.length > 0) return errors.map(documentError);
+  if (!selectOperation(document, payload.operationName || undefined)) {
+    const named = payload.operationName ? `no operation named "${payload.operationName}"` : '';
+    return [
+      documentError(
+        new GraphQLError(named ? `The document has ${named}` : 'Name the operation to run'),
+      ),
+    ];
+  }
   const refused = operationLimitError({
     schema,
     document,
@@ -227,7 +236,8 @@ function prepareOperation(
     schema,
     document,
     variableValues: payload.variables ?? undefined,
-    operationName: payload.operationName ?? undefined,
+    // "" names no operation, as over HTTP; graphql-js would look for one named "".
+    operationName: payload.operationName || undefined,
   };
 }
 

@@ -3,6 +3,7 @@ export {
   MAX_PAGE_SIZE,
   assertPageSize,
   assertUserId,
+  isUserId,
   type TransactionPage,
   type CreditSummary,
 } from './profiles';

@@ -47,7 +47,7 @@ export class ProfileService {
   }
 
   async findProfile(userId: string): Promise<UserProfile | null> {
-    if (userId.length === 0 || userId.length > 255) return null;
+    if (!isUserId(userId)) return null;
     return this.dataSource.getRepository(UserProfile).findOneBy({ id: userId });
   }
 
@@ -56,7 +56,7 @@ export class ProfileService {
    * so a lapsed hold is spendable again the moment it lapses. One statement, one snapshot.
    */
   async creditsOf(userId: string): Promise<CreditSummary | null> {
-    if (typeof userId !== 'string' || userId.length === 0 || userId.length > 255) return null;
+    if (!isUserId(userId)) return null;
     const rows: Array<{ credits: number; reserved: number }> = await this.dataSource.query(
       `SELECT p.credits,
               COALESCE((SELECT sum(amount) FROM credit_reservations r
@@ -93,13 +93,18 @@ export class ProfileService {
   }
 }
 
+/** Whether a string can be a user id: 1 to 255 characters, none that PostgreSQL refuses (NUL). */
+export function isUserId(userId: unknown): userId is string {
+  return (
+    typeof userId === 'string' &&
+    userId.length > 0 &&
+    userId.length <= 255 &&
+    !userId.includes('\u0000')
+  );
+}
+
 export function assertUserId(userId: string): void {
-  if (
-    typeof userId !== 'string' ||
-    userId.length === 0 ||
-    userId.length > 255 ||
-    userId.includes('\u0000')
-  ) {
+  if (!isUserId(userId)) {
     throw new DomainError('BAD_USER_INPUT', 'userId must be 1 to 255 characters');
   }
 }

@@ -228,3 +228,90 @@ describe('TRUST_PROXY: one client address for every limit and log line', () => {
     }
   });
 });
+
+/** Stands in the body for a value nested 5000 deep, written into the text afterwards. */
+const DEEP = '@deep@';
+
+/** Found by the fuzz tests (test/fuzz), each a 500, a double effect or a closed socket before. */
+describe('found by fuzzing', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer();
+  });
+  afterAll(() => t?.close());
+
+  const post = (body: unknown, headers: Record<string, string> = {}) =>
+    request(t.url)
+      .post('/graphql')
+      .set({ 'content-type': 'application/json', ...headers })
+      // Written out by hand: the nested value is deeper than JSON.stringify's stack too.
+      .send(JSON.stringify(body).replace(`"${DEEP}"`, '['.repeat(5000) + ']'.repeat(5000)));
+
+  it('a request whose answer the client would not accept is refused before it runs (406)', async () => {
+    const admin = await t.token('fuzz-admin', 'admin');
+    const mutation = `mutation { adjustCredits(input: { userId: "fuzz-406", amount: 5, description: "x", idempotencyKey: "k-${Date.now()}" }) { balance } }`;
+    for (const accept of ['text/html', 'text/event-stream', 'multipart/mixed']) {
+      const res = await post({ query: mutation }, { accept, authorization: `Bearer ${admin}` });
+      expect({ accept, status: res.status }).toEqual({ accept, status: 406 });
+    }
+    // Before, each ran: +5 credits per refused request.
+    const profile = await gql(t.url, '{ userProfile(id: "fuzz-406") { credits } }', {
+      token: admin,
+    });
+    expect(profile.data).toEqual({ userProfile: null });
+  });
+
+  it('documents that broke the server are the client error (400)', async () => {
+    const token = await t.token('fuzz-user');
+    const cases: Array<[string, unknown]> = [
+      ['@skip on a subscription root', { query: 'subscription { __typename @skip(if: true) }' }],
+      [
+        '@include by variable on a subscription root',
+        {
+          query: 'subscription ($v: Boolean!) { balanceChanged @include(if: $v) { balance } }',
+          variables: { v: true },
+        },
+      ],
+      ['an operationName the document lacks', { query: '{ __typename }', operationName: 'Fuzz' }],
+      [
+        'a cost variable nested 5000 deep',
+        {
+          query: 'query ($n: Int) { me { orders(first: $n) { edges { cursor } } } }',
+          variables: { n: DEEP },
+        },
+      ],
+    ];
+    for (const [name, body] of cases) {
+      const res = await post(body, { authorization: `Bearer ${token}` });
+      expect({ name, status: res.status, code: res.body.errors?.[0]?.extensions?.code }).toEqual({
+        name,
+        status: 400,
+        code: 'BAD_USER_INPUT',
+      });
+    }
+  });
+
+  it('automatic persisted queries are not offered: a clear code, not INTERNAL_SERVER_ERROR', async () => {
+    const res = await post({
+      query: '{ __typename }',
+      extensions: { persistedQuery: { version: 1, sha256Hash: 'abc' } },
+    });
+    // 200, as APQ clients expect of this answer; before, a 400 with INTERNAL_SERVER_ERROR.
+    expect(res.status).toBe(200);
+    expect(res.body.errors[0]).toMatchObject({
+      message: 'PersistedQueryNotSupported',
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+  });
+
+  it('a NUL in a user id is a miss, in a token subject a refusal, never a 500', async () => {
+    const admin = await t.token('fuzz-admin', 'admin');
+    const res = await gql(t.url, '{ userProfile(id: "a\\u0000b") { id } }', { token: admin });
+    expect(res.status).toBe(200);
+    expect(res.data).toEqual({ userProfile: null });
+    const nul = await t.token('a\u0000b');
+    const cancel = await gql(t.url, 'mutation { cancelSubscription { id } }', { token: nul });
+    expect(cancel.status).toBe(401);
+    expect(cancel.errors?.[0]?.message).toBe('Token subject has control characters');
+  });
+});

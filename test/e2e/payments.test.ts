@@ -414,6 +414,53 @@ describe('payments with the mock provider', () => {
       expect(me.orders.edges[0]!.node.status).toBe('COMPLETED');
     });
 
+    it('found by fuzzing: signed events Tally cannot store or hold are refused (400), nothing stored', async () => {
+      const user = await buyer();
+      const { checkoutId } = await paidPack(user);
+      const [mock] = await t.server.dataSource.query(
+        'SELECT transaction_id FROM mock_payments WHERE checkout_id = $1',
+        [checkoutId],
+      );
+      const event = (type: string, data: Record<string, unknown>) => ({
+        id: `evt_${randomUUID()}`,
+        type,
+        created_at: new Date().toISOString(),
+        data,
+      });
+      const cases = [
+        // Before: 500 and stored nowhere (PostgreSQL refuses NUL and lone surrogates).
+        event('subscription.past_due', { subscription_id: 'sub_\u0000' }),
+        event('subscription.past_due', { subscription_id: 'sub_\ud800' }),
+        // Before: 500, stored FAILED and retried forever (integer out of range).
+        event('refund.created', {
+          refund_id: `ref_${randomUUID()}`,
+          transaction_id: mock.transaction_id,
+          amount: 2_147_483_648,
+          currency: 'USD',
+        }),
+        // Before: 500 (the period CHECK), retried forever.
+        event('subscription.renewed', {
+          subscription_id: 'sub_x',
+          transaction_id: `txn_${randomUUID()}`,
+          period_start: '2027-02-01T00:00:00Z',
+          period_end: '2027-01-01T00:00:00Z',
+        }),
+      ];
+      for (const body of cases) {
+        const raw = JSON.stringify(body).replace(/\\\\u/g, '\\u');
+        const res = await request(t.url)
+          .post('/api/payment/callback')
+          .set('content-type', 'application/json')
+          .set('mock-signature', mockSignature(t.config.mockWebhookSecret, raw))
+          .send(raw);
+        expect({ type: body.type, status: res.status }).toEqual({ type: body.type, status: 400 });
+        expect(await rows('SELECT 1 FROM webhook_events WHERE event_id = $1', [body.id])).toEqual(
+          [],
+        );
+      }
+      expect((await billing(user.token)).credits).toBe(100);
+    });
+
     it('a signed event whose type names a member of every object is an unknown type: 200', async () => {
       // A lookup by `in` found `toString` and `__proto__` on the prototype: 500 before.
       for (const type of ['toString', '__proto__', 'constructor', 'hasOwnProperty']) {

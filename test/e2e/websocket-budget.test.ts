@@ -166,7 +166,7 @@ describe('WebSocket operations share the HTTP checks', () => {
 
   it('a variable of the wrong type is an error for that operation; the socket stays open', async () => {
     // Before: the socket was closed with 4500 and a stack went to console.error.
-    const client = clientFrom(t, await t.token('ws-vars'), '127.0.0.1');
+    const client = clientFrom(t, await t.token('ws-vars'), '127.0.0.1', { lazy: false });
     let closed: number | undefined;
     client.on('closed', (event) => {
       closed = (event as { code: number }).code;
@@ -206,6 +206,68 @@ describe('WebSocket operations share the HTTP checks', () => {
     expect(code).toBe(1009);
     for (const spy of printed) expect(spy).not.toHaveBeenCalled();
     expect(t.logs.some((l) => l['msg'] === 'WebSocket client error')).toBe(true);
+  });
+
+  it('found by fuzzing: operation names and conditional subscription roots are errors of the operation', async () => {
+    // Not lazy: one socket for every operation, so a close in between would show.
+    const client = clientFrom(t, await t.token('ws-fuzz'), '127.0.0.1', { lazy: false });
+    let closed: number | undefined;
+    client.on('closed', (event) => {
+      closed = (event as { code: number }).code;
+    });
+    const runNamed = (query: string, operationName: string) =>
+      new Promise<Result>((resolve, reject) => {
+        let result: Result = {};
+        client.subscribe(
+          { query, operationName },
+          {
+            next: (value) => {
+              result = value as Result;
+            },
+            error: (error: unknown) =>
+              Array.isArray(error) ? resolve({ errors: error as Result['errors'] }) : reject(error),
+            complete: () => resolve(result),
+          },
+        );
+      });
+    try {
+      // Before: INTERNAL_SERVER_ERROR for a name the document lacks, and for "".
+      const unknown = await runNamed('query A { me { id } }', 'Nope');
+      expect(unknown.errors?.[0]).toMatchObject({
+        message: 'The document has no operation named "Nope"',
+        extensions: { code: 'BAD_USER_INPUT' },
+      });
+      expect((await runNamed('{ me { id } }', '')).data).toEqual({ me: { id: 'ws-fuzz' } });
+      // Before: the socket was closed with 4500 ("undefined is not iterable").
+      const skipped = await run(
+        client,
+        'subscription { balanceChanged @include(if: false) { balance } }',
+      );
+      expect(skipped.errors?.[0]?.message).toBe(
+        "A subscription's root field cannot have @skip or @include",
+      );
+      expect((await run(client, '{ me { id } }')).data).toEqual({ me: { id: 'ws-fuzz' } });
+      expect(closed).toBeUndefined();
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it('a message only a server sends closes the socket as a protocol error (4400), not 4500', async () => {
+    const socket = (await silentSocket(t, '127.0.0.1')) as WebSocket;
+    socket.send(
+      JSON.stringify({
+        type: 'connection_init',
+        payload: { authorization: `Bearer ${await t.token('ws-next')}` },
+      }),
+    );
+    await new Promise((r) => socket.once('message', r));
+    const code = await new Promise<number>((resolve) => {
+      socket.once('close', (c) => resolve(c));
+      socket.send(JSON.stringify({ type: 'next', id: '1', payload: {} }));
+    });
+    expect(code).toBe(4400);
+    for (const spy of printed) expect(spy).not.toHaveBeenCalled();
   });
 
   it('a token without exp is refused at connection_init (4403)', async () => {

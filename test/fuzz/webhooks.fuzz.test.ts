@@ -44,8 +44,11 @@ import {
  *         (checkout.cancelled of an unknown order is a no-op, so never a 500.) A retry can
  *         only succeed once that thing exists: this is what the provider's retry is for;
  *      4. the event is stored as FAILED (provider "mock", its id), and nothing else changed.
- *    Anything else that fails to apply (a well-formed event about a known order whose amount
- *    differs, an Object.prototype `type`, a value the database refuses) is a finding: the
+ *    Two more are documented (README, Payments): a checkout.completed whose amount or
+ *    currency differs from its known order's, and a refund.created in another currency than
+ *    its known payment, are refused loudly and stored FAILED for an operator.
+ *    Anything else that fails to apply (an Object.prototype `type`, a value the database
+ *    refuses) is a finding: the
  *    provider would retry it forever, or the server broke on input.
  *
  * GET /api/payment/callback (the browser's redirect): 303, 400 or 404 only, within the bound,
@@ -207,8 +210,61 @@ describe('fuzzing the payment callback', () => {
     if (others.length > 0) return `it changed ${others.join(', ')}`;
     const about = await referent(event);
     if (about === 'none') return `a ${event.type} never waits for anything`;
-    if (about === 'known') return `a well-formed ${event.type} about something known`;
+    if (about === 'known' && !(await mismatchedPayment(event))) {
+      return `a well-formed ${event.type} about something known`;
+    }
     return undefined;
+  }
+
+  /**
+   * README (Payments): a payment that does not match its order's price is refused loudly,
+   * stored FAILED with "does not match order" for an operator: the one documented 500 about
+   * a known order. Its amount or currency must really differ, and the error must say so.
+   */
+  /** README (Refunds): a refund in another currency than its payment is not applied. */
+  async function refundInAnotherCurrency(event: {
+    id: string;
+    data: Record<string, unknown>;
+  }): Promise<boolean> {
+    const [payment] = await query(
+      `SELECT currency FROM orders WHERE provider = 'mock' AND provider_transaction_id = $1
+       UNION ALL
+       SELECT currency FROM subscription_payments WHERE provider = 'mock' AND provider_transaction_id = $1`,
+      [String(event.data['transaction_id'])],
+    );
+    const [stored] = await query(
+      `SELECT last_error FROM webhook_events WHERE provider = 'mock' AND event_id = $1`,
+      [event.id],
+    );
+    return (
+      payment !== undefined &&
+      payment['currency'] !== event.data['currency'] &&
+      /is in [A-Z]{3}, its payment .* in [A-Z]{3}: not applied/.test(
+        String(stored?.['last_error'] ?? ''),
+      )
+    );
+  }
+
+  async function mismatchedPayment(event: {
+    id: string;
+    type: string;
+    data: Record<string, unknown>;
+  }): Promise<boolean> {
+    if (event.type === 'refund.created') return refundInAnotherCurrency(event);
+    if (event.type !== 'checkout.completed') return false;
+    const [order] = await query(
+      `SELECT amount_minor, currency FROM orders WHERE id = $1 AND checkout_id = $2`,
+      [String(event.data['order_id']), String(event.data['checkout_id'])],
+    );
+    const differs =
+      order !== undefined &&
+      (order['amount_minor'] !== event.data['amount'] ||
+        order['currency'] !== event.data['currency']);
+    const [stored] = await query(
+      `SELECT last_error FROM webhook_events WHERE provider = 'mock' AND event_id = $1`,
+      [event.id],
+    );
+    return differs && /does not match order/.test(String(stored?.['last_error'] ?? ''));
   }
 
   it('control: the documented 500 is told apart; a forged delivery is refused and stores nothing', async () => {

@@ -1,6 +1,7 @@
 import { Arg, ID, Resolver, Root, Subscription } from 'type-graphql';
 import { DomainError } from '../../errors';
 import type { BalanceEvent, OrderEvent } from '../../realtime';
+import { assertUserId } from '../../ledger';
 import type { AuthenticatedCaller, GraphQLContext } from '../context';
 import { requireAuthenticated } from '../context';
 import { toClientError } from '../errors';
@@ -30,9 +31,7 @@ function watchedUser(caller: AuthenticatedCaller, userId: string | null | undefi
     }
     return caller.subject;
   }
-  if (userId.length === 0 || userId.length > 255) {
-    throw new DomainError('BAD_USER_INPUT', 'userId must be 1 to 255 characters');
-  }
+  assertUserId(userId);
   if (userId !== caller.subject && caller.role === 'user') {
     throw new DomainError('FORBIDDEN', "Only service or admin tokens may watch another user's");
   }

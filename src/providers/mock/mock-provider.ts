@@ -63,32 +63,45 @@ const mockEventSchema = z.object({
   created_at: z.string().max(64),
   data: z.record(z.string(), z.unknown()),
 });
+/** Amounts fit PostgreSQL's integer columns: a larger one is a malformed event, not a 500. */
+const minorUnits = z.number().int().positive().max(2_147_483_647);
+/** A period ends after it starts (a CHECK of the database too): a malformed event otherwise. */
+// zod runs this even when a field failed to parse (then it is no Date): that case is refused
+// by the field's own check.
+const periodOrdered = (d: { period_start?: unknown; period_end?: unknown }) =>
+  !(d.period_start instanceof Date && d.period_end instanceof Date) ||
+  d.period_end.getTime() > d.period_start.getTime();
+
 const dataSchemas = {
-  'checkout.completed': z.object({
-    checkout_id: z.string().min(1).max(64),
-    order_id: z.uuid(),
-    transaction_id: z.string().min(1).max(64),
-    amount: z.number().int().positive(),
-    currency: z.string().regex(/^[A-Z]{3}$/),
-    subscription_id: z.string().min(1).max(64).optional(),
-    period_start: isoDate.optional(),
-    period_end: isoDate.optional(),
-  }),
+  'checkout.completed': z
+    .object({
+      checkout_id: z.string().min(1).max(64),
+      order_id: z.uuid(),
+      transaction_id: z.string().min(1).max(64),
+      amount: minorUnits,
+      currency: z.string().regex(/^[A-Z]{3}$/),
+      subscription_id: z.string().min(1).max(64).optional(),
+      period_start: isoDate.optional(),
+      period_end: isoDate.optional(),
+    })
+    .refine(periodOrdered),
   'checkout.cancelled': z.object({
     checkout_id: z.string().min(1).max(64),
     order_id: z.uuid(),
   }),
-  'subscription.renewed': z.object({
-    subscription_id: z.string().min(1).max(64),
-    transaction_id: z.string().min(1).max(64),
-    period_start: isoDate,
-    period_end: isoDate,
-    amount: z.number().int().positive().optional(),
-    currency: z
-      .string()
-      .regex(/^[A-Z]{3}$/)
-      .optional(),
-  }),
+  'subscription.renewed': z
+    .object({
+      subscription_id: z.string().min(1).max(64),
+      transaction_id: z.string().min(1).max(64),
+      period_start: isoDate,
+      period_end: isoDate,
+      amount: minorUnits.optional(),
+      currency: z
+        .string()
+        .regex(/^[A-Z]{3}$/)
+        .optional(),
+    })
+    .refine(periodOrdered),
   'subscription.past_due': z.object({ subscription_id: z.string().min(1).max(64) }),
   'subscription.cancelled': z.object({
     subscription_id: z.string().min(1).max(64),
@@ -98,7 +111,7 @@ const dataSchemas = {
   'refund.created': z.object({
     refund_id: z.string().min(1).max(64),
     transaction_id: z.string().min(1).max(64),
-    amount: z.number().int().positive(),
+    amount: minorUnits,
     currency: z.string().regex(/^[A-Z]{3}$/),
   }),
 } as const;
