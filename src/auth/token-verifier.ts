@@ -125,7 +125,7 @@ export class TokenVerifier {
     }
     if (subject.length > MAX_SUBJECT_LENGTH) throw unauthenticated('Token subject too long');
     // Control characters (NUL above all, which PostgreSQL refuses in text) name no user.
-    if (/[\u0000-\u001f\u007f]/.test(subject)) {
+    if (/\p{Cc}/u.test(subject)) {
       throw unauthenticated('Token subject has control characters');
     }
     const claimed = payload['role'] ?? 'user';

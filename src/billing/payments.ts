@@ -53,7 +53,8 @@ const NEWER_STATUS = '(status_changed_at IS NULL OR status_changed_at <= $3)';
 const MAX_ERROR_LENGTH = 500;
 
 /** NUL, or half of a surrogate pair: text PostgreSQL (jsonb, text) refuses to store. */
-const UNSTORABLE = /\u0000|\p{Surrogate}/u;
+const LONE_SURROGATE = /\p{Surrogate}/u;
+const unstorable = (text: string) => text.includes('\u0000') || LONE_SURROGATE.test(text);
 
 /**
  * Whether every string of a parsed JSON value (keys included) can be stored. Walked with a
@@ -64,10 +65,10 @@ function storable(value: unknown): boolean {
   while (stack.length > 0) {
     const item = stack.pop();
     if (typeof item === 'string') {
-      if (UNSTORABLE.test(item)) return false;
+      if (unstorable(item)) return false;
     } else if (item !== null && typeof item === 'object') {
       for (const [key, inner] of Object.entries(item)) {
-        if (UNSTORABLE.test(key)) return false;
+        if (unstorable(key)) return false;
         stack.push(inner);
       }
     }
