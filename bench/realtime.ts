@@ -287,6 +287,10 @@ benchEntry(
       serveTally(url, {
         WS_MAX_CONNECTIONS: String(SUBSCRIBERS * 2),
         WS_MAX_CONNECTIONS_PER_USER: String(SUBSCRIBERS),
+        // Every subscriber connects from 127.0.0.1, all at once.
+        WS_MAX_CONNECTIONS_PER_ADDRESS: String(SUBSCRIBERS * 2),
+        WS_MAX_PENDING_CONNECTIONS: String(SUBSCRIBERS * 2),
+        WS_MAX_PENDING_PER_ADDRESS: String(SUBSCRIBERS * 2),
         WS_BUFFER_EVENTS: '1000',
       }),
   },
