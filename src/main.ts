@@ -1,9 +1,9 @@
 import 'reflect-metadata';
 import 'dotenv/config';
 import { signToken } from './auth';
-import { ConfigError, configSecrets, loadConfig, maskSecret } from './config';
+import { ConfigError, configSecrets, loadConfig, maskSecret, type AppConfig } from './config';
 import { EmbeddedPostgresError } from './db';
-import { createLogger } from './observability';
+import { createLogger, type Logger } from './observability';
 import { startTally } from './server';
 
 async function main(): Promise<void> {
@@ -43,27 +43,7 @@ async function main(): Promise<void> {
   );
 
   const server = await startTally({ config, logger });
-  const playground = `${config.publicUrl}/graphql`;
-  logger.info(
-    { url: server.url, ...(config.graphql.playground ? { playground } : {}) },
-    'Tally is listening',
-  );
-  if (config.isProduction && !config.metricsEnabled) {
-    logger.warn('/metrics is off: set METRICS_TOKEN to serve it in production');
-  }
-  if (config.jwt.usingDevSecret) {
-    const token = await signToken({
-      secret: config.jwt.secret!,
-      subject: 'dev-admin',
-      role: 'admin',
-      expiresIn: '12h',
-    });
-    process.stdout.write(
-      `\nPlayground: ${playground}\n` +
-        `Development admin token (12 h; more with \`npm run token -- --sub alice --role user\`):\n` +
-        `  Authorization: Bearer ${token}\n\n`,
-    );
-  }
+  await announceListening({ config, logger, url: server.url });
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -88,6 +68,35 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** The start's last lines: where it listens, and in development a ready admin token. */
+async function announceListening(options: {
+  config: AppConfig;
+  logger: Logger;
+  url: string;
+}): Promise<void> {
+  const { config, logger } = options;
+  const playground = `${config.publicUrl}/graphql`;
+  logger.info(
+    { url: options.url, ...(config.graphql.playground ? { playground } : {}) },
+    'Tally is listening',
+  );
+  if (config.isProduction && !config.metricsEnabled) {
+    logger.warn('/metrics is off: set METRICS_TOKEN to serve it in production');
+  }
+  if (!config.jwt.usingDevSecret) return;
+  const token = await signToken({
+    secret: config.jwt.secret!,
+    subject: 'dev-admin',
+    role: 'admin',
+    expiresIn: '12h',
+  });
+  process.stdout.write(
+    `\nPlayground: ${playground}\n` +
+      `Development admin token (12 h; more with \`npm run token -- --sub alice --role user\`):\n` +
+      `  Authorization: Bearer ${token}\n\n`,
+  );
 }
 
 main().catch((error: unknown) => {
