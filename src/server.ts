@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { DataSource } from 'typeorm';
 import { signToken, TokenVerifier } from './auth';
-import { BillingQueries, CheckoutService, PaymentService } from './billing';
+import { BillingStatus, createBilling } from './billing';
 import type { AppConfig } from './config';
 import { openDatabase, type Database } from './db';
 import { buildTallySchema, createGraphQLHttp, createGraphQLWs } from './graphql';
@@ -12,10 +12,11 @@ import {
   createHttpApp,
   DEV_TOKEN_SECONDS,
   originAllowed,
+  webhookMetricLabels,
   type OriginPolicy,
 } from './http';
 import { Ledger, ProfileService } from './ledger';
-import { Metrics, silentLogger, type Logger } from './observability';
+import { billingMetrics, Metrics, silentLogger, type Logger } from './observability';
 import {
   createPaymentProvider,
   MockProvider,
@@ -96,36 +97,41 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
         });
       },
     });
-    const billing = new BillingQueries(dataSource);
-    // Read by PaymentService on each redirect (fixed up below once the port is known).
-    const resultUrls = { successUrl: config.successUrl, cancelUrl: config.cancelUrl };
-    const payments = new PaymentService(dataSource, ledger, provider, logger, resultUrls, {
-      orderChanged: (order) => {
-        if (order.status === 'COMPLETED') metrics.payments.inc({ outcome: 'completed' });
-        if (order.status === 'CANCELLED') metrics.payments.inc({ outcome: 'cancelled' });
-        realtime.publishOrder(order);
-      },
-      paymentFailed: () => metrics.payments.inc({ outcome: 'failed' }),
-      refunded: (kind) => metrics.refunds.inc({ kind }),
-      secondSubscription: () => metrics.subscriptionConflicts.inc(),
-      webhookHandled: (kind, outcome, seconds) => {
-        metrics.webhookEvents.inc({ kind, outcome });
-        if (outcome !== 'rejected') metrics.webhookSeconds.observe({ kind }, seconds);
+    const billingCounters = billingMetrics(metrics.registry);
+    const status = new BillingStatus({
+      provider: provider.name,
+      logger,
+      hooks: {
+        orderChanged: (order) => {
+          if (order.status === 'COMPLETED') metrics.payments.inc({ outcome: 'completed' });
+          if (order.status === 'CANCELLED') metrics.payments.inc({ outcome: 'cancelled' });
+          realtime.publishOrder(order);
+        },
+        refused: (entity, from, to) => billingCounters.statusMovesRefused.inc({ entity, from, to }),
       },
     });
-    const checkout = new CheckoutService(
+    const billing = createBilling({
       dataSource,
+      ledger,
       profiles,
       provider,
       logger,
-      limits.checkout,
-      (outcome) => {
-        metrics.checkouts.inc({ outcome });
-        // A checkout the provider could not start is a failed payment attempt.
-        if (outcome === 'provider_error') metrics.payments.inc({ outcome: 'failed' });
+      status,
+      checkoutLimit: limits.checkout,
+      hooks: {
+        paymentFailed: () => metrics.payments.inc({ outcome: 'failed' }),
+        refunded: (kind) => metrics.refunds.inc({ kind }),
+        secondSubscription: () => metrics.subscriptionConflicts.inc(),
+        checkout: (outcome) => {
+          metrics.checkouts.inc({ outcome });
+          // A checkout the provider could not start is a failed payment attempt.
+          if (outcome === 'provider_error') metrics.payments.inc({ outcome: 'failed' });
+        },
       },
-    );
-    const services = { profiles, ledger, checkout, payments, billing, realtime };
+    });
+    // Read by the redirect route on each request (fixed up below once the port is known).
+    const resultUrls = { successUrl: config.successUrl, cancelUrl: config.cancelUrl };
+    const services = { profiles, ledger, billing, realtime };
     const schema = await buildTallySchema();
     // The port this server listens on, once it does.
     const listening: { port?: number } = {};
@@ -201,8 +207,21 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
         await dataSource.query('SELECT 1');
         return true;
       },
-      payments,
-      callbackLimit: limits.callback,
+      payments: {
+        billing,
+        urls: resultUrls,
+        limit: limits.callback,
+        hooks: {
+          webhookHandled: (outcome, seconds) => {
+            const labels = webhookMetricLabels(outcome);
+            metrics.webhookEvents.inc({ kind: labels.kind, outcome: labels.outcome });
+            if (labels.code) billingCounters.webhookFailures.inc({ code: labels.code });
+            if (labels.outcome !== 'rejected') {
+              metrics.webhookSeconds.observe({ kind: labels.kind }, seconds);
+            }
+          },
+        },
+      },
       mounts:
         provider instanceof MockProvider
           ? [{ path: '/mock-checkout', router: mockCheckoutRoutes(provider, () => publicUrl) }]
@@ -227,7 +246,11 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
               name: 'reconcile-stuck-orders',
               cron: config.jobs.reconcileCron,
               run: async () =>
-                (await payments.reconcileStuckOrders(config.jobs.reconcileAfterMinutes)).settled,
+                (
+                  await billing.reconcileStuckOrders({
+                    olderThanMinutes: config.jobs.reconcileAfterMinutes,
+                  })
+                ).settled,
             },
             {
               name: 'settle-expired-reservations',

@@ -1,9 +1,9 @@
 import 'reflect-metadata';
 import 'dotenv/config';
-import { PaymentService } from '../billing';
+import { BillingStatus, createBilling } from '../billing';
 import { ConfigError, loadConfig } from '../config';
 import { openDatabase } from '../db';
-import { Ledger } from '../ledger';
+import { Ledger, ProfileService } from '../ledger';
 import { createLogger } from '../observability';
 import { createPaymentProvider } from '../providers';
 
@@ -32,11 +32,18 @@ async function main(): Promise<void> {
       publicUrl: () => config.publicUrl,
       webhookUrl: () => `${config.publicUrl}/api/payment/callback`,
     });
-    const payments = new PaymentService(dataSource, new Ledger(dataSource), provider, logger, {
-      successUrl: config.successUrl,
-      cancelUrl: config.cancelUrl,
+    const billing = createBilling({
+      dataSource,
+      ledger: new Ledger(dataSource),
+      profiles: new ProfileService(dataSource),
+      provider,
+      logger,
+      status: new BillingStatus({ provider: provider.name, logger }),
+      hooks: {},
     });
-    const { pending, settled, failed } = await payments.reconcileStuckOrders(minutes);
+    const { pending, settled, failed } = await billing.reconcileStuckOrders({
+      olderThanMinutes: minutes,
+    });
     for (const id of failed) process.stderr.write(`  ${id}: could not be settled\n`);
     const summary = Object.entries(settled)
       .map(([status, n]) => `${n} ${status.toLowerCase()}`)

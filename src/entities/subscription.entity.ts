@@ -12,12 +12,12 @@ import {
 import { Order } from './order.entity';
 import { UserProfile } from './user-profile.entity';
 
-export const SUBSCRIPTION_STATUSES = ['ACTIVE', 'PAST_DUE', 'CANCELLED'] as const;
+export const SUBSCRIPTION_STATUSES = ['ACTIVE', 'PAST_DUE', 'PAUSED', 'CANCELLED'] as const;
 export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
 
 /** A recurring plan at the provider, mirrored here; each period grants credits once. */
 @Entity('subscriptions')
-@Check('CHK_subscriptions_status', `status IN ('ACTIVE', 'PAST_DUE', 'CANCELLED')`)
+@Check('CHK_subscriptions_status', `status IN ('ACTIVE', 'PAST_DUE', 'PAUSED', 'CANCELLED')`)
 @Check('CHK_subscriptions_period', `current_period_end > current_period_start`)
 @Index('UQ_subscriptions_provider_ref', ['provider', 'providerSubscriptionId'], { unique: true })
 @Index('IDX_subscriptions_user', ['userId', 'createdAt'])

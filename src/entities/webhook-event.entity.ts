@@ -11,6 +11,9 @@ export type WebhookEventStatus = (typeof WEBHOOK_EVENT_STATUSES)[number];
 @Check('CHK_webhook_events_status', `status IN ('RECEIVED', 'PROCESSED', 'IGNORED', 'FAILED')`)
 @Check('CHK_webhook_events_attempts', `attempts >= 0`)
 @Index('UQ_webhook_events_provider_event', ['provider', 'eventId'], { unique: true })
+@Index('IDX_webhook_events_error_code', ['errorCode', 'receivedAt'], {
+  where: `error_code IS NOT NULL`,
+})
 @Index('IDX_webhook_events_unprocessed', ['receivedAt'], {
   where: `status IN ('RECEIVED', 'FAILED')`,
 })
@@ -38,6 +41,13 @@ export class WebhookEvent {
 
   @Column({ name: 'last_error', type: 'text', nullable: true })
   lastError!: string | null;
+
+  /**
+   * The condition that stopped the last attempt (errors/domain-error.ts CONDITIONS, or
+   * INTERNAL_SERVER_ERROR for anything unforeseen); null once applied.
+   */
+  @Column({ name: 'error_code', type: 'varchar', length: 48, nullable: true })
+  errorCode!: string | null;
 
   @CreateDateColumn({ name: 'received_at', type: 'timestamptz' })
   receivedAt!: Date;

@@ -1,5 +1,5 @@
 import type { Caller, Role } from '../auth';
-import type { BillingQueries, CheckoutService, PaymentService } from '../billing';
+import type { Billing } from '../billing';
 import { DomainError } from '../errors';
 import type { Ledger, ProfileService } from '../ledger';
 import type { Logger } from '../observability';
@@ -9,9 +9,8 @@ import type { Realtime } from '../realtime';
 export interface GraphQLServices {
   profiles: ProfileService;
   ledger: Ledger;
-  checkout: CheckoutService;
-  payments: PaymentService;
-  billing: BillingQueries;
+  /** Billing's use cases and its read side. */
+  billing: Billing;
   realtime: Realtime;
 }
 

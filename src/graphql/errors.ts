@@ -5,6 +5,8 @@ import { ArgumentValidationError, type MiddlewareFn } from 'type-graphql';
 import {
   DomainError,
   ERROR_CODES,
+  HTTP_STATUS,
+  isConditionCode,
   isDatabaseUnavailable,
   isDomainError,
   UNAVAILABLE_RETRY_AFTER_SECONDS,
@@ -13,21 +15,8 @@ import {
 import { currentRequestId, type Logger } from '../observability';
 import type { GraphQLContext } from './context';
 
-/** HTTP status of a single-operation request failing with each code (API.md). */
-export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = Object.freeze({
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  BAD_USER_INPUT: 400,
-  INSUFFICIENT_CREDITS: 200,
-  IDEMPOTENCY_KEY_REUSED: 409,
-  RESERVATION_NOT_ACTIVE: 409,
-  ALREADY_SUBSCRIBED: 409,
-  RATE_LIMITED: 429,
-  PROVIDER_ERROR: 502,
-  SERVICE_UNAVAILABLE: 503,
-  INTERNAL_SERVER_ERROR: 500,
-});
+/** HTTP status of a single-operation request failing with each code (API.md): errors/'s table. */
+export { HTTP_STATUS };
 
 const KNOWN_CODES = new Set<string>(ERROR_CODES);
 export const MASKED_MESSAGE = 'Internal server error';
@@ -92,7 +81,7 @@ export function maskedError(): GraphQLError {
  * logged in full here and reaches the client as a masked INTERNAL_SERVER_ERROR.
  */
 export function toClientError(error: unknown, logger: Logger): GraphQLError {
-  if (isDomainError(error)) return domainErrorToGraphQL(error);
+  if (isDomainError(error) && !isConditionCode(error.code)) return domainErrorToGraphQL(error);
   if (error instanceof ArgumentValidationError) {
     const fields = error.extensions.validationErrors?.map((v) => ({
       field: v.property,

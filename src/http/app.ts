@@ -9,8 +9,6 @@ import { devTokenRoutes } from './dev-token';
 import { graphiqlHandler } from './graphiql';
 import { jsonError } from './json-error';
 import { checkoutResultRoutes, paymentRoutes } from './payment-routes';
-import type { PaymentService } from '../billing';
-import type { RateLimit } from '../ratelimit';
 
 export interface HttpAppOptions {
   logger: Logger;
@@ -31,9 +29,8 @@ export interface HttpAppOptions {
   ready: () => Promise<boolean>;
   /** Routes an adapter serves itself (the mock provider's checkout pages). */
   mounts?: Array<{ path: string; router: RequestHandler }>;
-  /** The redirect callback and webhooks, and their per-IP limit. */
-  payments?: PaymentService;
-  callbackLimit?: RateLimit;
+  /** The redirect callback and webhooks: billing, the result pages, the per-IP limit. */
+  payments?: Parameters<typeof paymentRoutes>[0];
 }
 
 /** Largest JSON body accepted on /graphql. */
@@ -107,7 +104,7 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
 
   for (const mount of options.mounts ?? []) app.use(mount.path, mount.router);
   if (options.payments) {
-    app.use('/api/payment/callback', paymentRoutes(options.payments, options.callbackLimit));
+    app.use('/api/payment/callback', paymentRoutes(options.payments));
     app.use('/checkout', checkoutResultRoutes());
   }
 

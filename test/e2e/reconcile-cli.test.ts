@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import type { DataSource } from 'typeorm';
-import { CheckoutService } from '../../src/billing';
+import { createCheckout } from '../../src/billing';
 import { Ledger, ProfileService } from '../../src/ledger';
 import { silentLogger } from '../../src/observability';
 import { MockProvider } from '../../src/providers';
 import { createTestDatabase, openTestDataSource, type TestDatabase } from '../support/database';
 import { ROOT } from '../support/process';
+import { billingDeps } from '../support/billing';
 
 /** `npm run reconcile` as an operator (or cron) runs it, against a real database. */
 describe('npm run reconcile', () => {
@@ -48,10 +49,10 @@ describe('npm run reconcile', () => {
       logger: silentLogger,
     });
     const profiles = new ProfileService(ds);
-    const checkout = new CheckoutService(ds, profiles, provider, silentLogger);
-    const paid = await checkout.createCheckout({ userId: 'dora', productId: 'credits-100' });
-    const open = await checkout.createCheckout({ userId: 'dora', productId: 'credits-1000' });
-    const recent = await checkout.createCheckout({ userId: 'dora', productId: 'credits-100' });
+    const deps = billingDeps({ dataSource: ds, provider });
+    const paid = await createCheckout(deps, { userId: 'dora', productId: 'credits-100' });
+    const open = await createCheckout(deps, { userId: 'dora', productId: 'credits-1000' });
+    const recent = await createCheckout(deps, { userId: 'dora', productId: 'credits-100' });
     await provider.pay(paid.order.checkoutId!, { sendWebhook: false });
     await ds.query(
       `UPDATE orders SET created_at = now() - interval '20 minutes' WHERE id = ANY($1)`,

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { CheckoutService } from '../../src/billing';
-import { ProfileService } from '../../src/ledger';
+import { createCheckout } from '../../src/billing';
 import { silentLogger } from '../../src/observability';
 import { MockProvider, type PaymentProvider } from '../../src/providers';
 import { createTestDatabase, openTestDataSource, type TestDatabase } from '../support/database';
+import { billingDeps } from '../support/billing';
 
 /**
  * A provider outage while starting a checkout: the order ends FAILED (nothing half-made),
@@ -46,9 +46,8 @@ describe('checkout when the provider fails', () => {
 
   it('PROVIDER_ERROR, the order FAILED, and the key free for a retry', async () => {
     const userId = `u-${randomUUID()}`;
-    const profiles = new ProfileService(ds);
     await expect(
-      new CheckoutService(ds, profiles, down(), silentLogger).createCheckout({
+      createCheckout(billingDeps({ dataSource: ds, provider: down() }), {
         userId,
         productId: 'credits-100',
         idempotencyKey: 'cart-9',
@@ -59,7 +58,7 @@ describe('checkout when the provider fails', () => {
     ]);
     expect(orders).toEqual([{ status: 'FAILED', checkout_id: null }]);
 
-    const retry = await new CheckoutService(ds, profiles, working, silentLogger).createCheckout({
+    const retry = await createCheckout(billingDeps({ dataSource: ds, provider: working }), {
       userId,
       productId: 'credits-100',
       idempotencyKey: 'cart-9',

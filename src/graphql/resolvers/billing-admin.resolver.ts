@@ -1,4 +1,5 @@
 import { Arg, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
+import { DomainError } from '../../errors';
 import { assertPageSize } from '../../ledger';
 import type { GraphQLContext } from '../context';
 import { requireEndUser, requireRole } from '../context';
@@ -24,10 +25,10 @@ export class BillingAdminResolver {
     input?: CancelSubscriptionInput | null,
   ): Promise<BillingSubscriptionType> {
     const caller = requireEndUser(ctx);
-    const subscription = await ctx.services.payments.cancelSubscription(
-      caller.subject,
-      input?.atPeriodEnd ?? true,
-    );
+    const { subscription } = await ctx.services.billing.cancelSubscription({
+      userId: caller.subject,
+      atPeriodEnd: input?.atPeriodEnd ?? true,
+    });
     return BillingSubscriptionType.from(subscription);
   }
 
@@ -38,7 +39,7 @@ export class BillingAdminResolver {
     olderThanMinutes: number,
   ): Promise<OrderType[]> {
     requireRole(ctx, 'admin');
-    return (await ctx.services.payments.stuckOrders(olderThanMinutes)).map((o) =>
+    return (await ctx.services.billing.stuckOrders({ olderThanMinutes })).map((o) =>
       OrderType.from(o),
     );
   }
@@ -53,7 +54,8 @@ export class BillingAdminResolver {
   ): Promise<OrderType> {
     const caller = requireRole(ctx, 'admin');
     ctx.logger.info({ admin: caller.subject, orderId }, 'admin reconciles an order');
-    return OrderType.from(await ctx.services.payments.reconcileOrder(orderId));
+    const { order } = await ctx.services.billing.reconcileOrder({ orderId });
+    return OrderType.from(order);
   }
 
   @Query(() => WebhookEventConnection, {
@@ -65,13 +67,23 @@ export class BillingAdminResolver {
     @Arg('after', () => String, { nullable: true }) after?: string | null,
     @Arg('status', () => WebhookEventStatusEnum, { nullable: true })
     status?: WebhookEventStatusEnum | null,
+    @Arg('errorCode', () => String, {
+      nullable: true,
+      description:
+        'Only events stopped by this condition (SUBSCRIPTION_NOT_YET_KNOWN, PAYMENT_MISMATCH, …).',
+    })
+    errorCode?: string | null,
   ): Promise<WebhookEventConnection> {
     requireRole(ctx, 'admin');
     assertPageSize(first);
-    const page = await ctx.services.payments.listWebhookEvents({
+    if (errorCode && !/^[A-Z_]{1,48}$/.test(errorCode)) {
+      throw new DomainError('BAD_USER_INPUT', 'errorCode must be an error code');
+    }
+    const page = await ctx.services.billing.listWebhookEvents({
       first,
       afterId: after ? decodeIdCursor(after) : undefined,
       status: status ?? undefined,
+      errorCode: errorCode ?? undefined,
     });
     return toConnection(
       page.events,
@@ -91,6 +103,7 @@ export class BillingAdminResolver {
   ): Promise<WebhookEventType> {
     const caller = requireRole(ctx, 'admin');
     ctx.logger.info({ admin: caller.subject, webhookEventId: id }, 'admin replays a webhook');
-    return WebhookEventType.from(await ctx.services.payments.replayWebhookEvent(id));
+    const { event } = await ctx.services.billing.replayWebhookEvent({ id });
+    return WebhookEventType.from(event);
   }
 }

@@ -15,7 +15,7 @@ export class CheckoutResolver {
     @Ctx() ctx: GraphQLContext,
   ): Promise<CreateCheckoutPayload> {
     const caller = requireEndUser(ctx);
-    const result = await ctx.services.checkout.createCheckout({
+    const result = await ctx.services.billing.createCheckout({
       userId: caller.subject,
       productId: input.productId,
       ...(typeof input.idempotencyKey === 'string' ? { idempotencyKey: input.idempotencyKey } : {}),

@@ -49,7 +49,7 @@ export class ProfileResolver {
     description: "'free', or the product id of the active subscription.",
   })
   plan(@Root() profile: UserProfileType, @Ctx() ctx: GraphQLContext): Promise<string> {
-    return ctx.services.billing.planOf(profile.id);
+    return ctx.services.billing.queries.planOf(profile.id);
   }
 
   @FieldResolver(() => Int, {
@@ -79,7 +79,7 @@ export class ProfileResolver {
     @Root() profile: UserProfileType,
     @Ctx() ctx: GraphQLContext,
   ): Promise<BillingSubscriptionType | null> {
-    const subscription = await ctx.services.billing.currentSubscription(profile.id);
+    const subscription = await ctx.services.billing.queries.currentSubscription(profile.id);
     return subscription ? BillingSubscriptionType.from(subscription) : null;
   }
 
@@ -91,7 +91,7 @@ export class ProfileResolver {
     first: number | null,
     @Arg('after', () => String, { nullable: true }) after?: string | null,
   ): Promise<OrderConnection> {
-    const page = await ctx.services.billing.listOrders({
+    const page = await ctx.services.billing.queries.listOrders({
       userId: profile.id,
       first: first ?? DEFAULT_PAGE_SIZE,
       afterOrderId: after ? decodeIdCursor(after) : undefined,

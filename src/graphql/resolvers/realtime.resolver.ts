@@ -93,7 +93,7 @@ export class RealtimeResolver {
         // state read or announced after it: none is missed.
         const updates = context.services.realtime.orderChanges(userId, { ...listen, orderId });
         try {
-          const order = await context.services.billing.findOrder(orderId);
+          const order = await context.services.billing.queries.findOrder(orderId);
           if (!order || order.userId !== userId) {
             throw new DomainError('NOT_FOUND', 'Order not found');
           }

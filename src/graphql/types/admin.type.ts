@@ -26,6 +26,13 @@ export class WebhookEventType {
   @Field(() => String, { nullable: true })
   lastError!: string | null;
 
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'The condition that stopped or set aside the event (SUBSCRIPTION_NOT_YET_KNOWN: retried; PAYMENT_MISMATCH: critical; ILLEGAL_TRANSITION: ignored, …); null once applied.',
+  })
+  errorCode!: string | null;
+
   @Field()
   receivedAt!: Date;
 
@@ -41,6 +48,7 @@ export class WebhookEventType {
       status: e.status as WebhookEventStatusEnum,
       attempts: e.attempts,
       lastError: e.lastError,
+      errorCode: e.errorCode,
       receivedAt: e.receivedAt,
       processedAt: e.processedAt,
     });

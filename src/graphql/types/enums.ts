@@ -24,6 +24,7 @@ registerEnumType(OrderStatusEnum, { name: 'OrderStatus' });
 export enum SubscriptionStatusEnum {
   ACTIVE = 'ACTIVE',
   PAST_DUE = 'PAST_DUE',
+  PAUSED = 'PAUSED',
   CANCELLED = 'CANCELLED',
 }
 registerEnumType(SubscriptionStatusEnum, { name: 'SubscriptionStatus' });

@@ -1,35 +1,8 @@
 import type { DataSource } from 'typeorm';
 import { Order, Subscription } from '../entities';
 import { assertPageSize } from '../ledger';
-
-/** An `orders` row as `RETURNING *` gives it, as the entity. */
-export function orderFromRow(row: Record<string, unknown>): Order {
-  return Object.assign(new Order(), {
-    id: row['id'],
-    userId: row['user_id'],
-    productId: row['product_id'],
-    kind: row['kind'],
-    status: row['status'],
-    amountMinor: row['amount_minor'],
-    refundedMinor: row['refunded_minor'],
-    currency: row['currency'],
-    credits: row['credits'],
-    provider: row['provider'],
-    checkoutId: row['checkout_id'],
-    checkoutUrl: row['checkout_url'],
-    providerTransactionId: row['provider_transaction_id'],
-    createdAt: row['created_at'],
-    updatedAt: row['updated_at'],
-    completedAt: row['completed_at'],
-  });
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Whether `id` can be a row id (a UUID): anything else is looked up as nothing. */
-export function isUuid(id: string): boolean {
-  return UUID.test(id);
-}
+import { liveSubscriptionSql, planOf } from './live';
+import { isUuid } from './rows';
 
 export interface OrderPage {
   orders: Order[];
@@ -74,25 +47,20 @@ export class BillingQueries {
     return { orders: rows.slice(0, first), hasNextPage: rows.length > first };
   }
 
-  /** The user's live subscription (active or past due), if any. */
+  /** The user's live subscription (billing/live.ts), if any: the newest. */
   async currentSubscription(userId: string): Promise<Subscription | null> {
-    return (
-      this.dataSource
-        .getRepository(Subscription)
-        .createQueryBuilder('s')
-        .where('s.user_id = :userId', { userId })
-        .andWhere(`s.status IN ('ACTIVE', 'PAST_DUE')`)
-        // Cancelled at the end of a period that has now ended: over, whatever the last event said.
-        .andWhere('NOT (s.cancel_at_period_end AND s.current_period_end <= now())')
-        .orderBy('s.created_at', 'DESC')
-        .limit(1)
-        .getOne()
-    );
+    return this.dataSource
+      .getRepository(Subscription)
+      .createQueryBuilder('s')
+      .where('s.user_id = :userId', { userId })
+      .andWhere(liveSubscriptionSql('s'))
+      .orderBy('s.created_at', 'DESC')
+      .limit(1)
+      .getOne();
   }
 
-  /** 'free', or the product id of the user's active subscription. */
+  /** 'free', or the product id of the user's live subscription in good standing. */
   async planOf(userId: string): Promise<string> {
-    const subscription = await this.currentSubscription(userId);
-    return subscription?.status === 'ACTIVE' ? subscription.productId : 'free';
+    return planOf(await this.currentSubscription(userId));
   }
 }

@@ -1,0 +1,40 @@
+import { runTransaction } from '../db';
+import type { Subscription } from '../entities';
+import { DomainError } from '../errors';
+import type { BillingDeps } from './deps';
+import { BillingQueries } from './queries';
+
+export type CancelOutcome =
+  /** Cancelled now. */
+  | { kind: 'cancelled'; subscription: Subscription }
+  /** Cancelled at the end of the current period: live and paid for until then. */
+  | { kind: 'scheduled'; subscription: Subscription };
+
+/**
+ * Cancels the user's live subscription at the provider, by default at the end of the
+ * period, and records it at once (the provider's event then confirms it). NOT_FOUND without
+ * a live subscription; PROVIDER_ERROR when the provider refuses or cannot be reached.
+ */
+export async function cancelSubscription(
+  deps: BillingDeps,
+  options: { userId: string; atPeriodEnd: boolean },
+): Promise<CancelOutcome> {
+  const { atPeriodEnd } = options;
+  const live = await new BillingQueries(deps.dataSource).currentSubscription(options.userId);
+  if (!live) throw new DomainError('NOT_FOUND', 'No active subscription');
+  try {
+    await deps.provider.cancelSubscription(live.providerSubscriptionId, atPeriodEnd);
+  } catch (error) {
+    deps.logger.error({ err: error, subscriptionId: live.id }, 'provider cancel failed');
+    throw new DomainError('PROVIDER_ERROR', 'The payment provider could not cancel it');
+  }
+  const ref = { id: live.id };
+  const moved = await runTransaction(deps.dataSource, (manager) =>
+    atPeriodEnd
+      ? deps.status.setCancelAtPeriodEnd({ manager, ref, value: true })
+      : deps.status.moveSubscription({ manager, ref, to: 'CANCELLED' }),
+  );
+  // The provider's own event may have got there first (the mock's arrives within the call).
+  const subscription = 'row' in moved ? moved.row : live;
+  return { kind: atPeriodEnd ? 'scheduled' : 'cancelled', subscription };
+}
