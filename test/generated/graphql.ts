@@ -101,7 +101,8 @@ export type ReserveCreditsInput = {
 export type SubscriptionStatus =
   | 'ACTIVE'
   | 'CANCELLED'
-  | 'PAST_DUE';
+  | 'PAST_DUE'
+  | 'PAUSED';
 
 export type WebhookEventStatus =
   | 'FAILED'

@@ -5,8 +5,21 @@ import { buildSchema, findBreakingChanges, findDangerousChanges } from 'graphql'
 const read = (file: string) =>
   readFileSync(path.join(__dirname, '..', '..', 'schema', file), 'utf8');
 
-/** Parts of the contract whose issue has not landed yet; each entry names it. None left. */
-const NOT_YET: Array<[RegExp, string]> = [];
+/**
+ * Parts of the contract whose issue has not landed yet; each entry names it. Only removals
+ * are waived: a part that exists must match the contract already.
+ */
+const NOT_YET: Array<[RegExp, string]> = [
+  [
+    /^(CreditGrantSource|CreditGrant|UserProfile\.creditGrants|Product\.creditsValidForDays|Product\.rollover|AdjustCreditsInput\.expiresAt) was removed\.$/,
+    'issue 16: the catalog file and credit grants',
+  ],
+  [/^EXPIRY was removed from enum type CreditTransactionType\.$/, 'issue 16: credit grants'],
+  [
+    /^(CreateWebhookEndpointInput|WebhookEndpoint|WebhookEndpointWithSecret|WebhookDeliveryStatus|WebhookDelivery|WebhookDeliveryEdge|WebhookDeliveryConnection|Query\.webhookEndpoints|Query\.webhookDeliveries|Mutation\.createWebhookEndpoint|Mutation\.rotateWebhookEndpointSecret|Mutation\.deleteWebhookEndpoint|Mutation\.redeliverWebhook) was removed\.$/,
+    'issue 17: outgoing webhooks',
+  ],
+];
 
 describe('the public API contract (API.md)', () => {
   it('the emitted schema breaks nothing a client of the contract relies on', () => {

@@ -30,7 +30,8 @@ export type ProductKind =
 export type SubscriptionStatus =
   | 'ACTIVE'
   | 'CANCELLED'
-  | 'PAST_DUE';
+  | 'PAST_DUE'
+  | 'PAUSED';
 
 export type AccountQueryVariables = Exact<{ [key: string]: never; }>;
 
