@@ -121,6 +121,56 @@ describe('/metrics', () => {
     ).toBeGreaterThanOrEqual(6);
   });
 
+  it('counts failed webhooks by condition code, and refused status moves', async () => {
+    const before = await scrape();
+    const send = (event: Record<string, unknown>) => {
+      const body = JSON.stringify(event);
+      return request(t.url)
+        .post('/api/payment/callback')
+        .set('content-type', 'application/json')
+        .set('mock-signature', mockSignature(t.config.mockWebhookSecret, body))
+        .send(body);
+    };
+    const at = new Date().toISOString();
+    const early = await send({
+      id: `evt_${randomUUID()}`,
+      type: 'subscription.past_due',
+      created_at: at,
+      data: { subscription_id: `sub_${randomUUID()}` },
+    });
+    expect(early.status).toBe(500);
+    expect(early.body).toMatchObject({ code: 'SUBSCRIPTION_NOT_YET_KNOWN' });
+    // A provider's cancellation of an order its payment already completed.
+    const token = await t.token(`m-${randomUUID()}`);
+    const made = await gql(t.url, CreateCheckoutDocument, {
+      token,
+      variables: { input: { productId: 'credits-100' } },
+    });
+    const order = made.data!.createCheckout.order;
+    await request(t.url).post(`/mock-checkout/${order.checkoutId}/pay`).send({});
+    const late = await send({
+      id: `evt_${randomUUID()}`,
+      type: 'checkout.cancelled',
+      created_at: at,
+      data: { checkout_id: order.checkoutId, order_id: order.id },
+    });
+    expect(late.status).toBe(200);
+    expect(late.body).toMatchObject({ status: 'IGNORED' });
+
+    const after = await scrape();
+    const delta = (name: string, labels: Record<string, string> = {}) =>
+      sample(after, name, labels) - sample(before, name, labels);
+    expect(delta('tally_webhook_failures_total', { code: 'SUBSCRIPTION_NOT_YET_KNOWN' })).toBe(1);
+    expect(delta('tally_webhook_failures_total', { code: 'ILLEGAL_TRANSITION' })).toBe(1);
+    expect(
+      delta('tally_status_moves_refused_total', {
+        entity: 'order',
+        from: 'COMPLETED',
+        to: 'CANCELLED',
+      }),
+    ).toBe(1);
+  });
+
   it('reports the drift check, the pool and the live connections', async () => {
     expect(await t.server.scheduler.runNow('credit-drift-check')).toBe(true);
     const client = liveClient(t.url, await t.token('watcher'));
