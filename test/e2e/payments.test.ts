@@ -665,6 +665,60 @@ describe('payments with the mock provider', () => {
       expect((await checkout(user.token, 'plan-monthly', 'tab-new')).status).toBe(409);
     });
 
+    it('cancelled at period end, then the period ends: free, CANCELLED, and a new plan may start', async () => {
+      const user = await buyer();
+      const { checkoutId } = await open(user.token, 'plan-monthly');
+      await clickOnPage(checkoutId, 'pay');
+      await gql(t.url, CancelSubscriptionDocument, { token: user.token });
+      expect((await checkout(user.token, 'plan-monthly')).status).toBe(409);
+      const ended = await request(t.url).post(`/mock-checkout/${checkoutId}/end-period`).send({});
+      expect(ended.status).toBe(200);
+      expect(ended.body.event).toMatchObject({
+        type: 'subscription.cancelled',
+        data: { cancel_at_period_end: false },
+      });
+      const me = await billing(user.token);
+      expect(me.plan).toBe('free');
+      expect(me.subscription).toBeNull();
+      const [row] = await rows('SELECT status FROM subscriptions WHERE user_id = $1', [user.id]);
+      expect(row!['status']).toBe('CANCELLED');
+      const fresh = await checkout(user.token, 'plan-monthly');
+      expect(fresh.status).toBe(200);
+      expect(fresh.data?.createCheckout.order.status).toBe('PENDING');
+    });
+
+    it('the final event lost and the period passed: every reader agrees the plan is over', async () => {
+      const user = await buyer();
+      const { checkoutId } = await open(user.token, 'plan-monthly');
+      await clickOnPage(checkoutId, 'pay');
+      await gql(t.url, CancelSubscriptionDocument, { token: user.token });
+      // The period ends and the provider's final cancellation never arrives.
+      await rows(
+        `UPDATE subscriptions SET current_period_start = now() - interval '31 days',
+           current_period_end = now() - interval '1 second' WHERE user_id = $1`,
+        [user.id],
+      );
+      const [row] = await rows('SELECT status FROM subscriptions WHERE user_id = $1', [user.id]);
+      expect(row!['status']).toBe('ACTIVE');
+      const me = await billing(user.token);
+      expect(me.plan).toBe('free');
+      expect(me.subscription).toBeNull();
+      const again = await open(user.token, 'plan-monthly');
+      const conflictsBefore = (await request(t.url).get('/metrics')).text.match(
+        /^tally_subscription_conflicts_total (\d+)$/m,
+      )?.[1];
+      await clickOnPage(again.checkoutId, 'pay');
+      // Completion reads the same rule: the lapsed plan is no second subscription.
+      const conflictsAfter = (await request(t.url).get('/metrics')).text.match(
+        /^tally_subscription_conflicts_total (\d+)$/m,
+      )?.[1];
+      expect(conflictsAfter).toBe(conflictsBefore);
+      const now = await billing(user.token);
+      expect(now.plan).toBe('plan-monthly');
+      expect(now.subscription).toMatchObject({ status: 'ACTIVE', cancelAtPeriodEnd: false });
+      expect(now.credits).toBe(1000);
+    });
+
     it('a plan the provider completes beside another is started, and flagged critical', async () => {
       const user = await buyer();
       const { checkoutId } = await open(user.token, 'plan-monthly');
