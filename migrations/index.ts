@@ -8,6 +8,7 @@ import { JobRuns1795750000000 } from './1795750000000-JobRuns';
 import { SubscriptionStatusTime1795760000000 } from './1795760000000-SubscriptionStatusTime';
 import { RenewalPayments1795770000000 } from './1795770000000-RenewalPayments';
 import { DropJobRuns1795780000000 } from './1795780000000-DropJobRuns';
+import { MockWebhookOutbox1795800000000 } from './1795800000000-MockWebhookOutbox';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the service, the tests and
@@ -26,4 +27,5 @@ export const MIGRATIONS: Function[] = [
   SubscriptionStatusTime1795760000000,
   RenewalPayments1795770000000,
   DropJobRuns1795780000000,
+  MockWebhookOutbox1795800000000,
 ];
