@@ -1,5 +1,4 @@
 import { Environment, Paddle } from '@paddle/paddle-node-sdk';
-import { z } from 'zod';
 import type { Logger } from '../../observability';
 import { verifyTimestampedSignature } from '../signature';
 import {
@@ -12,6 +11,7 @@ import {
   type PaymentVerification,
   type ProviderEvent,
 } from '../types';
+import { normalisePaddleEvent, paddleEnvelope, sanitise } from './events';
 
 export const PADDLE_SIGNATURE_HEADER = 'paddle-signature';
 /**
@@ -36,41 +36,6 @@ export interface PaddleProviderOptions {
   /** Milliseconds one API call may take; default 10 s. */
   timeoutMs?: number;
 }
-
-// Webhook payloads as Paddle documents them (snake_case). Only the fields Tally reads.
-const money = z.string().regex(/^-?\d{1,15}$/);
-const isoDate = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
-const envelope = z.object({
-  event_id: z.string().min(1).max(255),
-  event_type: z.string().min(1).max(100),
-  occurred_at: z.string().max(64),
-  data: z.record(z.string(), z.unknown()),
-});
-const transactionData = z.object({
-  id: z.string().min(1).max(255),
-  status: z.string(),
-  origin: z.string().nullable().optional(),
-  subscription_id: z.string().nullable().optional(),
-  currency_code: z.string().regex(/^[A-Z]{3}$/),
-  custom_data: z.record(z.string(), z.unknown()).nullable().optional(),
-  billing_period: z.object({ starts_at: isoDate, ends_at: isoDate }).nullable().optional(),
-  details: z.object({ totals: z.object({ subtotal: money, grand_total: money }) }),
-});
-const subscriptionData = z.object({
-  id: z.string().min(1).max(255),
-  status: z.string(),
-  current_billing_period: z.object({ starts_at: isoDate, ends_at: isoDate }).nullable().optional(),
-  scheduled_change: z.object({ action: z.string(), effective_at: isoDate }).nullable().optional(),
-  canceled_at: isoDate.nullable().optional(),
-});
-const adjustmentData = z.object({
-  id: z.string().min(1).max(255),
-  action: z.string(),
-  status: z.string(),
-  transaction_id: z.string().min(1).max(255),
-  currency_code: z.string().regex(/^[A-Z]{3}$/),
-  totals: z.object({ subtotal: money, total: money }),
-});
 
 /** Paddle's transaction statuses, as Tally reads them. */
 function paymentStatusOf(status: string): PaymentStatus {
@@ -183,119 +148,16 @@ export class PaddleProvider implements PaymentProvider {
       throw new WebhookPayloadError('body is not JSON');
     }
     const event = this.parseStoredEvent(json);
-    const parsed = envelope.parse(json);
+    const parsed = paddleEnvelope.parse(json);
     return { event, type: parsed.event_type, payload: sanitise(parsed) };
   }
 
   parseStoredEvent(payload: unknown): ProviderEvent {
-    const parsedEnvelope = envelope.safeParse(payload);
+    const parsedEnvelope = paddleEnvelope.safeParse(payload);
     if (!parsedEnvelope.success) throw new WebhookPayloadError('not a Paddle event');
-    const event = this.normalise(parsedEnvelope.data);
+    const event = normalisePaddleEvent(parsedEnvelope.data);
     const at = new Date(parsedEnvelope.data.occurred_at);
     return Number.isNaN(at.getTime()) ? event : { ...event, occurredAt: at };
-  }
-
-  private normalise(parsedEnvelope: z.infer<typeof envelope>): ProviderEvent {
-    const { event_id: eventId, event_type: type, data } = parsedEnvelope;
-    const read = <T>(schema: z.ZodType<T>): T => {
-      const result = schema.safeParse(data);
-      if (!result.success) throw new WebhookPayloadError(`malformed ${type} data`);
-      return result.data;
-    };
-    switch (type) {
-      case 'transaction.completed': {
-        const t = read(transactionData);
-        const orderId = t.custom_data?.['order_id'];
-        const period =
-          t.subscription_id && t.billing_period
-            ? {
-                providerSubscriptionId: t.subscription_id,
-                periodStart: t.billing_period.starts_at,
-                periodEnd: t.billing_period.ends_at,
-              }
-            : undefined;
-        if (t.origin === 'subscription_recurring' && period) {
-          return {
-            kind: 'subscription.renewed',
-            eventId,
-            transactionId: t.id,
-            amountMinor: Number(t.details.totals.subtotal),
-            currency: t.currency_code,
-            ...period,
-          };
-        }
-        if (typeof orderId !== 'string') return { kind: 'ignored', eventId, type };
-        return {
-          kind: 'checkout.completed',
-          eventId,
-          orderId,
-          checkoutId: t.id,
-          transactionId: t.id,
-          amountMinor: Number(t.details.totals.subtotal),
-          currency: t.currency_code,
-          ...(period ? { subscription: period } : {}),
-        };
-      }
-      case 'subscription.past_due':
-        return {
-          kind: 'subscription.past_due',
-          eventId,
-          providerSubscriptionId: read(subscriptionData).id,
-        };
-      case 'subscription.canceled': {
-        const s = read(subscriptionData);
-        return {
-          kind: 'subscription.cancelled',
-          eventId,
-          providerSubscriptionId: s.id,
-          cancelAtPeriodEnd: false,
-          endsAt: s.canceled_at ?? new Date(),
-        };
-      }
-      case 'subscription.updated': {
-        const s = read(subscriptionData);
-        if (s.status === 'past_due') {
-          return { kind: 'subscription.past_due', eventId, providerSubscriptionId: s.id };
-        }
-        if (s.status === 'canceled') {
-          return {
-            kind: 'subscription.cancelled',
-            eventId,
-            providerSubscriptionId: s.id,
-            cancelAtPeriodEnd: false,
-            endsAt: s.canceled_at ?? new Date(),
-          };
-        }
-        if (s.scheduled_change?.action === 'cancel') {
-          return {
-            kind: 'subscription.cancelled',
-            eventId,
-            providerSubscriptionId: s.id,
-            cancelAtPeriodEnd: true,
-            endsAt: s.scheduled_change.effective_at,
-          };
-        }
-        return { kind: 'ignored', eventId, type };
-      }
-      case 'adjustment.created':
-      case 'adjustment.updated': {
-        const a = read(adjustmentData);
-        if (a.action !== 'refund' || a.status !== 'approved')
-          return { kind: 'ignored', eventId, type };
-        return {
-          kind: 'refund',
-          eventId,
-          refundId: a.id,
-          transactionId: a.transaction_id,
-          amountMinor: Number(a.totals.subtotal),
-          currency: a.currency_code,
-        };
-      }
-      default:
-        // subscription.created and the rest: the transaction.completed that starts a
-        // subscription carries everything Tally needs.
-        return { kind: 'ignored', eventId, type };
-    }
   }
 
   async cancelSubscription(providerSubscriptionId: string, atPeriodEnd: boolean): Promise<void> {
@@ -307,24 +169,4 @@ export class PaddleProvider implements PaymentProvider {
       this.timeoutMs,
     );
   }
-}
-
-/**
- * What is stored of a Paddle event: its envelope and data minus the customer's personal
- * details (Paddle includes addresses, emails and card details on some events).
- */
-function sanitise(event: z.infer<typeof envelope>): unknown {
-  const drop = new Set(['customer', 'address', 'business', 'billing_details', 'payments', 'email']);
-  const clean = (value: unknown): unknown => {
-    if (Array.isArray(value)) return value.map(clean);
-    if (value && typeof value === 'object') {
-      return Object.fromEntries(
-        Object.entries(value as Record<string, unknown>)
-          .filter(([key]) => !drop.has(key))
-          .map(([key, v]) => [key, clean(v)]),
-      );
-    }
-    return value;
-  };
-  return clean(event);
 }
