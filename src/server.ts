@@ -16,12 +16,7 @@ import {
 } from './http';
 import { Ledger, ProfileService } from './ledger';
 import { Metrics, silentLogger, type Logger } from './observability';
-import {
-  createPaymentProvider,
-  MockProvider,
-  mockCheckoutRoutes,
-  paddleCheckoutRoutes,
-} from './providers';
+import { createPaymentProvider } from './providers';
 import { createRateLimits } from './ratelimit';
 import { createPubSub, Realtime } from './realtime';
 import { startScheduler, type Scheduler } from './jobs';
@@ -203,18 +198,7 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
       },
       payments,
       callbackLimit: limits.callback,
-      mounts:
-        provider instanceof MockProvider
-          ? [{ path: '/mock-checkout', router: mockCheckoutRoutes(provider, () => publicUrl) }]
-          : [
-              {
-                path: '/paddle-checkout',
-                router: paddleCheckoutRoutes({
-                  clientToken: config.paddle?.clientToken,
-                  sandbox: config.paymentEnv !== 'production',
-                }),
-              },
-            ],
+      mounts: provider.routes?.() ?? [],
     });
     httpServer.on('request', app);
 
@@ -332,6 +316,7 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
             await new Promise<void>((resolve) => httpServer.close(() => resolve()));
           }
           await scheduler.stop();
+          await provider.close?.();
           await limits.close();
           await realtime.close();
           await database.close();

@@ -10,10 +10,14 @@ import {
   type PaymentStatus,
   type PaymentVerification,
   type ProviderEvent,
+  type ProviderRoute,
 } from '../types';
 import { normalisePaddleEvent, paddleEnvelope, sanitise } from './events';
+import { paddleCheckoutRoutes } from './routes';
 
 export const PADDLE_SIGNATURE_HEADER = 'paddle-signature';
+/** Where Tally serves the page that opens Paddle.js on a transaction. */
+export const PADDLE_CHECKOUT_PATH = '/paddle-checkout';
 /**
  * Seconds either side of `ts` within which a Paddle-Signature is accepted. Paddle's own SDK
  * allows 5; deliveries queued behind a slow consumer need more, and a replayed body still
@@ -32,6 +36,10 @@ export interface PaddleProviderOptions {
   apiUrl: string;
   /** Where Tally serves the Paddle.js checkout page (`…/paddle-checkout`). */
   publicUrl: () => string;
+  /** Paddle.js's client-side token for that page; without it the page answers 503. */
+  clientToken?: string | undefined;
+  /** Paddle.js in the sandbox; default: unless apiUrl is Paddle's production API. */
+  sandbox?: boolean;
   logger: Logger;
   /** Milliseconds one API call may take; default 10 s. */
   timeoutMs?: number;
@@ -93,7 +101,7 @@ export class PaddleProvider implements PaymentProvider {
       }),
       this.timeoutMs,
     );
-    const url = new URL('/paddle-checkout', this.options.publicUrl());
+    const url = new URL(PADDLE_CHECKOUT_PATH, this.options.publicUrl());
     url.searchParams.set('_ptxn', transaction.id);
     return { checkoutId: transaction.id, url: url.toString() };
   }
@@ -168,5 +176,14 @@ export class PaddleProvider implements PaymentProvider {
       }),
       this.timeoutMs,
     );
+  }
+
+  /** The page Paddle's checkout links open (set it as the default payment link in Paddle). */
+  routes(): ProviderRoute[] {
+    const router = paddleCheckoutRoutes({
+      clientToken: this.options.clientToken,
+      sandbox: this.options.sandbox ?? this.options.apiUrl !== 'https://api.paddle.com',
+    });
+    return [{ path: PADDLE_CHECKOUT_PATH, router }];
   }
 }
