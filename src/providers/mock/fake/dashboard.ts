@@ -135,7 +135,7 @@ export class MockDashboard {
     });
   }
 
-  /** Cancels the subscription now, or at the end of its period. */
+  /** Cancels the subscription now, or at the end of its period (when its clock gets there). */
   async cancelSubscription(checkoutId: string, atPeriodEnd = true): Promise<MockEvent> {
     return this.act(async (m) => {
       const row = await this.store.lockSubscriptionOrThrow(m, checkoutId);
@@ -149,6 +149,28 @@ export class MockDashboard {
         subscription_id: row.subscriptionId,
         cancel_at_period_end: atPeriodEnd,
         ends_at: (atPeriodEnd ? row.periodEnd : new Date()).toISOString(),
+      });
+    });
+  }
+
+  /**
+   * The clock reaches the end of the current period: a subscription cancelled at its period's
+   * end ends there; any other is renewed, as by `renew`. 409 without an active subscription.
+   */
+  async endPeriod(checkoutId: string): Promise<MockEvent> {
+    return this.act(async (m) => {
+      const row = await this.store.lockSubscriptionOrThrow(m, checkoutId);
+      if (row.subscriptionStatus === 'CANCELLED') {
+        throw new MockProviderRefusal('No active subscription for this checkout', 409);
+      }
+      if (!row.cancelAtPeriodEnd) return this.renewIn(m, row);
+      await m
+        .getRepository(MockPayment)
+        .update({ checkoutId }, { subscriptionStatus: 'CANCELLED' });
+      return mockEvent('subscription.cancelled', {
+        subscription_id: row.subscriptionId,
+        cancel_at_period_end: false,
+        ends_at: row.periodEnd.toISOString(),
       });
     });
   }

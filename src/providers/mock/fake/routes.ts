@@ -36,6 +36,7 @@ function actions(dashboard: MockDashboard): Record<string, Action> {
     'past-due': (id) => dashboard.pastDue(id),
     'cancel-subscription': (id, body) =>
       dashboard.cancelSubscription(id, body['atPeriodEnd'] !== false),
+    'end-period': (id) => dashboard.endPeriod(id),
   };
 }
 
