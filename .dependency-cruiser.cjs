@@ -2,7 +2,8 @@
  * The module boundaries of DESIGN.md, checked in CI (`npm run lint`):
  * transport (graphql/, http/) calls billing/ and ledger/, never repositories or providers;
  * billing/ and ledger/ know nothing of transport; adapters (providers/, realtime/) know
- * nothing of billing/ or ledger/; ledger/ never reaches into billing/; no cycles.
+ * nothing of billing/ or ledger/; ledger/ never reaches into billing/; the mock provider's
+ * fake backend stays on the vendor's side of its adapter; no cycles.
  */
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -46,6 +47,28 @@ module.exports = {
       comment: 'Adapters stay vendor-side of the port: no billing/ or ledger/ rules in them.',
       from: { path: '^src/(providers|realtime)/' },
       to: { path: '^src/(billing|ledger|graphql|http)/' },
+    },
+    {
+      name: 'mock-fake-is-the-vendor',
+      severity: 'error',
+      comment:
+        "The mock's fake backend plays the hosted provider: it knows its wire format, not Tally's port nor the adapter.",
+      from: { path: '^src/providers/mock/fake/' },
+      to: {
+        path: '^src/providers/',
+        pathNot: [
+          '^src/providers/mock/fake/',
+          '^src/providers/mock/wire\\.ts$',
+          '^src/providers/signature\\.ts$',
+        ],
+      },
+    },
+    {
+      name: 'mock-fake-through-its-index',
+      severity: 'error',
+      comment: 'The adapter talks to the fake through the surface fake/index.ts exports.',
+      from: { path: '^src/', pathNot: '^src/providers/mock/fake/' },
+      to: { path: '^src/providers/mock/fake/(?!index\\.ts$)' },
     },
     {
       name: 'ledger-not-to-billing',

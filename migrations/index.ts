@@ -9,6 +9,7 @@ import { SubscriptionStatusTime1795760000000 } from './1795760000000-Subscriptio
 import { RenewalPayments1795770000000 } from './1795770000000-RenewalPayments';
 import { DropJobRuns1795780000000 } from './1795780000000-DropJobRuns';
 import { BillingCore1795790000000 } from './1795790000000-BillingCore';
+import { MockWebhookOutbox1795800000000 } from './1795800000000-MockWebhookOutbox';
 
 /**
  * Every migration, in order. Listed explicitly (not globbed) so the service, the tests and
@@ -28,4 +29,5 @@ export const MIGRATIONS: Function[] = [
   RenewalPayments1795770000000,
   DropJobRuns1795780000000,
   BillingCore1795790000000,
+  MockWebhookOutbox1795800000000,
 ];

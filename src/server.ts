@@ -17,12 +17,7 @@ import {
 } from './http';
 import { Ledger, ProfileService } from './ledger';
 import { billingMetrics, Metrics, silentLogger, type Logger } from './observability';
-import {
-  createPaymentProvider,
-  MockProvider,
-  mockCheckoutRoutes,
-  paddleCheckoutRoutes,
-} from './providers';
+import { createPaymentProvider } from './providers';
 import { createRateLimits } from './ratelimit';
 import { createPubSub, Realtime } from './realtime';
 import { startScheduler, type Scheduler } from './jobs';
@@ -222,18 +217,7 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
           },
         },
       },
-      mounts:
-        provider instanceof MockProvider
-          ? [{ path: '/mock-checkout', router: mockCheckoutRoutes(provider, () => publicUrl) }]
-          : [
-              {
-                path: '/paddle-checkout',
-                router: paddleCheckoutRoutes({
-                  clientToken: config.paddle?.clientToken,
-                  sandbox: config.paymentEnv !== 'production',
-                }),
-              },
-            ],
+      mounts: provider.routes?.() ?? [],
     });
     httpServer.on('request', app);
 
@@ -355,6 +339,7 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
             await new Promise<void>((resolve) => httpServer.close(() => resolve()));
           }
           await scheduler.stop();
+          await provider.close?.();
           await limits.close();
           await realtime.close();
           await database.close();

@@ -5,7 +5,7 @@ import { ConfigError, loadConfig } from '../config';
 import { openDatabase } from '../db';
 import { Ledger, ProfileService } from '../ledger';
 import { createLogger } from '../observability';
-import { createPaymentProvider } from '../providers';
+import { createPaymentProvider, type PaymentProvider } from '../providers';
 
 /**
  * `npm run reconcile [-- --older-than-minutes N]`: asks the provider about every order still
@@ -23,9 +23,10 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel === 'silent' ? 'silent' : 'warn');
   const database = await openDatabase({ ...config, runMigrations: false }, logger);
+  let provider: PaymentProvider | undefined;
   try {
     const { dataSource } = database;
-    const provider = createPaymentProvider({
+    provider = createPaymentProvider({
       config,
       dataSource,
       logger,
@@ -53,6 +54,8 @@ async function main(): Promise<void> {
     );
     if (failed.length > 0) process.exitCode = 1;
   } finally {
+    // Before the database: the mock provider's webhook retries use it.
+    await provider?.close?.();
     await database.close();
   }
 }

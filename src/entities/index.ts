@@ -3,6 +3,7 @@ import { CreditTransaction } from './credit-transaction.entity';
 import { IdempotencyKey } from './idempotency-key.entity';
 import { MockPayment } from './mock-payment.entity';
 import { MockRenewal } from './mock-renewal.entity';
+import { MockWebhookDelivery } from './mock-webhook-delivery.entity';
 import { Order } from './order.entity';
 import { ProviderRefund } from './provider-refund.entity';
 import { Subscription } from './subscription.entity';
@@ -16,6 +17,7 @@ export {
   IdempotencyKey,
   MockPayment,
   MockRenewal,
+  MockWebhookDelivery,
   Order,
   ProviderRefund,
   Subscription,
@@ -30,6 +32,10 @@ export {
 } from './credit-transaction.entity';
 export { RESERVATION_STATUSES, type ReservationStatus } from './credit-reservation.entity';
 export { MOCK_PAYMENT_STATUSES, type MockPaymentStatus } from './mock-payment.entity';
+export {
+  MOCK_WEBHOOK_DELIVERY_STATUSES,
+  type MockWebhookDeliveryStatus,
+} from './mock-webhook-delivery.entity';
 export { ORDER_STATUSES, PRODUCT_KINDS, type OrderStatus, type ProductKind } from './order.entity';
 export { SUBSCRIPTION_STATUSES, type SubscriptionStatus } from './subscription.entity';
 export { WEBHOOK_EVENT_STATUSES, type WebhookEventStatus } from './webhook-event.entity';
@@ -45,6 +51,7 @@ export const ENTITIES = [
   IdempotencyKey,
   MockPayment,
   MockRenewal,
+  MockWebhookDelivery,
   ProviderRefund,
   SubscriptionPayment,
 ];

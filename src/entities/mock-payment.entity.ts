@@ -70,6 +70,10 @@ export class MockPayment {
   @Column({ name: 'period_end', type: 'timestamptz', nullable: true })
   periodEnd!: Date | null;
 
+  /** The subscription ends when its clock reaches `period_end` instead of renewing. */
+  @Column({ name: 'cancel_at_period_end', type: 'boolean', default: false })
+  cancelAtPeriodEnd!: boolean;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 

@@ -3,6 +3,7 @@
  * own terms. Each adapter (mock/, paddle/) translates to and from its vendor's API; vendor
  * types never leave the adapter.
  */
+import type { RequestHandler } from 'express';
 
 /** What a provider says about a checkout when asked directly (never from a query string). */
 export type PaymentStatus = 'paid' | 'pending' | 'failed' | 'cancelled';
@@ -100,6 +101,13 @@ export interface ParsedWebhook {
   payload: unknown;
 }
 
+/** HTTP routes a provider serves on Tally's own server: a checkout page, a fake's dashboard. */
+export interface ProviderRoute {
+  /** Where they are mounted, e.g. `/paddle-checkout`. */
+  path: string;
+  router: RequestHandler;
+}
+
 export interface PaymentProvider {
   readonly name: 'mock' | 'paddle';
   /** Opens a hosted checkout for a pending order. PROVIDER_ERROR when the provider fails. */
@@ -121,6 +129,10 @@ export interface PaymentProvider {
   parseStoredEvent(payload: unknown): ProviderEvent;
   /** Cancels a subscription now or at the end of its period. */
   cancelSubscription(providerSubscriptionId: string, atPeriodEnd: boolean): Promise<void>;
+  /** The routes it serves on Tally's server, mounted at their paths; none when absent. */
+  routes?(): ProviderRoute[];
+  /** Stops what it runs in the background (the mock's webhook retries); the server calls it on close. */
+  close?(): Promise<void>;
 }
 
 /** The signature is missing, malformed, wrong or outside the time tolerance: 401. */

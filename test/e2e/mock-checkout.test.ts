@@ -53,7 +53,7 @@ describe('mock checkout pages', () => {
 
   it("Pay sends the browser back to Tally's redirect callback with 303", async () => {
     const session = await open();
-    const row = (await provider.find(session.checkoutId))!;
+    const row = (await provider.fake.store.find(session.checkoutId))!;
     const res = await request(t.url)
       .post(`/mock-checkout/${session.checkoutId}/pay`)
       .type('form')

@@ -53,7 +53,7 @@ describe('npm run reconcile', () => {
     const paid = await createCheckout(deps, { userId: 'dora', productId: 'credits-100' });
     const open = await createCheckout(deps, { userId: 'dora', productId: 'credits-1000' });
     const recent = await createCheckout(deps, { userId: 'dora', productId: 'credits-100' });
-    await provider.pay(paid.order.checkoutId!, { sendWebhook: false });
+    await provider.fake.dashboard.pay(paid.order.checkoutId!, { sendWebhook: false });
     await ds.query(
       `UPDATE orders SET created_at = now() - interval '20 minutes' WHERE id = ANY($1)`,
       [[paid.order.id, open.order.id]],

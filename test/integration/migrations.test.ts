@@ -62,6 +62,7 @@ describe('migrations', () => {
       'idempotency_keys',
       'mock_payments',
       'mock_renewals',
+      'mock_webhook_deliveries',
       'orders',
       'provider_refunds',
       'subscription_payments',

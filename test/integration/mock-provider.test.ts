@@ -95,7 +95,7 @@ describe('the mock payment provider', () => {
   it('pays: records the payment and delivers a signed checkout.completed over HTTP', async () => {
     const session = await checkout();
     const before = hook.deliveries.length;
-    const event = await provider.pay(session.checkoutId);
+    const event = await provider.fake.dashboard.pay(session.checkoutId);
     expect(hook.deliveries).toHaveLength(before + 1);
     const delivery = lastDelivery();
     expect(delivery.headers['mock-signature']).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
@@ -112,13 +112,15 @@ describe('the mock payment provider', () => {
     expect(verified).toMatchObject({ status: 'paid', amountMinor: 500, currency: 'USD' });
     expect(verified.transactionId).toBe(event.data['transaction_id']);
     // A real provider does not take a second payment for one checkout.
-    await expect(provider.pay(session.checkoutId)).rejects.toMatchObject({ status: 409 });
+    await expect(provider.fake.dashboard.pay(session.checkoutId)).rejects.toMatchObject({
+      status: 409,
+    });
   });
 
   it('a lost delivery: paid at the provider, no webhook sent', async () => {
     const session = await checkout();
     const before = hook.deliveries.length;
-    await provider.pay(session.checkoutId, { sendWebhook: false });
+    await provider.fake.dashboard.pay(session.checkoutId, { sendWebhook: false });
     expect(hook.deliveries).toHaveLength(before);
     await expect(provider.verifyPayment(session.checkoutId)).resolves.toMatchObject({
       status: 'paid',
@@ -127,7 +129,7 @@ describe('the mock payment provider', () => {
 
   it('cancel: only an open checkout, and it says so in a webhook', async () => {
     const session = await checkout();
-    await provider.cancel(session.checkoutId);
+    await provider.fake.dashboard.cancel(session.checkoutId);
     expect(provider.parseWebhook(lastDelivery().body, lastDelivery().headers).event).toMatchObject({
       kind: 'checkout.cancelled',
       checkoutId: session.checkoutId,
@@ -135,37 +137,45 @@ describe('the mock payment provider', () => {
     await expect(provider.verifyPayment(session.checkoutId)).resolves.toEqual({
       status: 'cancelled',
     });
-    await expect(provider.pay(session.checkoutId)).rejects.toMatchObject({ status: 409 });
+    await expect(provider.fake.dashboard.pay(session.checkoutId)).rejects.toMatchObject({
+      status: 409,
+    });
   });
 
   it('refunds what was paid, in parts, never more, never an unpaid checkout', async () => {
     const session = await checkout();
-    await expect(provider.refund(session.checkoutId)).rejects.toMatchObject({ status: 409 });
-    await provider.pay(session.checkoutId);
-    await expect(provider.refund(session.checkoutId, 501)).rejects.toMatchObject({ status: 409 });
-    const part = await provider.refund(session.checkoutId, 200);
+    await expect(provider.fake.dashboard.refund(session.checkoutId)).rejects.toMatchObject({
+      status: 409,
+    });
+    await provider.fake.dashboard.pay(session.checkoutId);
+    await expect(provider.fake.dashboard.refund(session.checkoutId, 501)).rejects.toMatchObject({
+      status: 409,
+    });
+    const part = await provider.fake.dashboard.refund(session.checkoutId, 200);
     expect(provider.parseWebhook(lastDelivery().body, lastDelivery().headers).event).toMatchObject({
       kind: 'refund',
       refundId: part.data['refund_id'],
       amountMinor: 200,
     });
-    const rest = await provider.refund(session.checkoutId);
+    const rest = await provider.fake.dashboard.refund(session.checkoutId);
     expect(rest.data['amount']).toBe(300);
-    await expect(provider.refund(session.checkoutId)).rejects.toMatchObject({
+    await expect(provider.fake.dashboard.refund(session.checkoutId)).rejects.toMatchObject({
       status: 409,
       message: 'Payment already refunded',
     });
     const other = await checkout();
-    await provider.pay(other.checkoutId);
-    await expect(provider.refund(other.checkoutId, 0)).rejects.toMatchObject({ status: 400 });
+    await provider.fake.dashboard.pay(other.checkoutId);
+    await expect(provider.fake.dashboard.refund(other.checkoutId, 0)).rejects.toMatchObject({
+      status: 400,
+    });
   });
 
   it('a subscription: first period on payment, renewals, past due, cancel at period end', async () => {
     const session = await checkout(PLAN);
-    await provider.pay(session.checkoutId);
+    await provider.fake.dashboard.pay(session.checkoutId);
     const first = await provider.verifyPayment(session.checkoutId);
     expect(first.subscription?.providerSubscriptionId).toMatch(/^sub_/);
-    const renewed = await provider.renew(session.checkoutId);
+    const renewed = await provider.fake.dashboard.renew(session.checkoutId);
     const event = provider.parseWebhook(lastDelivery().body, lastDelivery().headers).event;
     expect(event).toMatchObject({
       kind: 'subscription.renewed',
@@ -173,7 +183,7 @@ describe('the mock payment provider', () => {
       periodStart: first.subscription!.periodEnd,
     });
     expect(renewed.data['transaction_id']).not.toBe(first.transactionId);
-    await provider.pastDue(session.checkoutId);
+    await provider.fake.dashboard.pastDue(session.checkoutId);
     expect(provider.parseWebhook(lastDelivery().body, lastDelivery().headers).event.kind).toBe(
       'subscription.past_due',
     );
@@ -184,13 +194,15 @@ describe('the mock payment provider', () => {
     });
     // A pack has no subscription to renew.
     const pack = await checkout();
-    await provider.pay(pack.checkoutId);
-    await expect(provider.renew(pack.checkoutId)).rejects.toMatchObject({ status: 409 });
+    await provider.fake.dashboard.pay(pack.checkoutId);
+    await expect(provider.fake.dashboard.renew(pack.checkoutId)).rejects.toMatchObject({
+      status: 409,
+    });
   });
 
   it('keeps its state in the database: a new instance (a restart) sees every payment', async () => {
     const session = await checkout();
-    await provider.pay(session.checkoutId, { sendWebhook: false });
+    await provider.fake.dashboard.pay(session.checkoutId, { sendWebhook: false });
     await expect(make().verifyPayment(session.checkoutId)).resolves.toMatchObject({
       status: 'paid',
     });

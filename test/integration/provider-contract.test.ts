@@ -73,15 +73,15 @@ async function mockDriver(ds: DataSource): Promise<Driver> {
   return {
     provider,
     async pay(checkoutId) {
-      await provider.pay(checkoutId);
+      await provider.fake.dashboard.pay(checkoutId);
       return last();
     },
     async renew(checkoutId) {
-      await provider.renew(checkoutId);
+      await provider.fake.dashboard.renew(checkoutId);
       return last();
     },
     async refund(checkoutId, _transactionId, amount) {
-      await provider.refund(checkoutId, amount);
+      await provider.fake.dashboard.refund(checkoutId, amount);
       return last();
     },
     signed(body, options = {}) {

@@ -1,5 +1,4 @@
 import { Environment, Paddle } from '@paddle/paddle-node-sdk';
-import { z } from 'zod';
 import type { Logger } from '../../observability';
 import { verifyTimestampedSignature } from '../signature';
 import {
@@ -11,9 +10,14 @@ import {
   type PaymentStatus,
   type PaymentVerification,
   type ProviderEvent,
+  type ProviderRoute,
 } from '../types';
+import { normalisePaddleEvent, paddleEnvelope, sanitise } from './events';
+import { paddleCheckoutRoutes } from './routes';
 
 export const PADDLE_SIGNATURE_HEADER = 'paddle-signature';
+/** Where Tally serves the page that opens Paddle.js on a transaction. */
+export const PADDLE_CHECKOUT_PATH = '/paddle-checkout';
 /**
  * Seconds either side of `ts` within which a Paddle-Signature is accepted. Paddle's own SDK
  * allows 5; deliveries queued behind a slow consumer need more, and a replayed body still
@@ -32,45 +36,14 @@ export interface PaddleProviderOptions {
   apiUrl: string;
   /** Where Tally serves the Paddle.js checkout page (`…/paddle-checkout`). */
   publicUrl: () => string;
+  /** Paddle.js's client-side token for that page; without it the page answers 503. */
+  clientToken?: string | undefined;
+  /** Paddle.js in the sandbox; default: unless apiUrl is Paddle's production API. */
+  sandbox?: boolean;
   logger: Logger;
   /** Milliseconds one API call may take; default 10 s. */
   timeoutMs?: number;
 }
-
-// Webhook payloads as Paddle documents them (snake_case). Only the fields Tally reads.
-const money = z.string().regex(/^-?\d{1,15}$/);
-const isoDate = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
-const envelope = z.object({
-  event_id: z.string().min(1).max(255),
-  event_type: z.string().min(1).max(100),
-  occurred_at: z.string().max(64),
-  data: z.record(z.string(), z.unknown()),
-});
-const transactionData = z.object({
-  id: z.string().min(1).max(255),
-  status: z.string(),
-  origin: z.string().nullable().optional(),
-  subscription_id: z.string().nullable().optional(),
-  currency_code: z.string().regex(/^[A-Z]{3}$/),
-  custom_data: z.record(z.string(), z.unknown()).nullable().optional(),
-  billing_period: z.object({ starts_at: isoDate, ends_at: isoDate }).nullable().optional(),
-  details: z.object({ totals: z.object({ subtotal: money, grand_total: money }) }),
-});
-const subscriptionData = z.object({
-  id: z.string().min(1).max(255),
-  status: z.string(),
-  current_billing_period: z.object({ starts_at: isoDate, ends_at: isoDate }).nullable().optional(),
-  scheduled_change: z.object({ action: z.string(), effective_at: isoDate }).nullable().optional(),
-  canceled_at: isoDate.nullable().optional(),
-});
-const adjustmentData = z.object({
-  id: z.string().min(1).max(255),
-  action: z.string(),
-  status: z.string(),
-  transaction_id: z.string().min(1).max(255),
-  currency_code: z.string().regex(/^[A-Z]{3}$/),
-  totals: z.object({ subtotal: money, total: money }),
-});
 
 /** Paddle's transaction statuses, as Tally reads them. */
 function paymentStatusOf(status: string): PaymentStatus {
@@ -128,7 +101,7 @@ export class PaddleProvider implements PaymentProvider {
       }),
       this.timeoutMs,
     );
-    const url = new URL('/paddle-checkout', this.options.publicUrl());
+    const url = new URL(PADDLE_CHECKOUT_PATH, this.options.publicUrl());
     url.searchParams.set('_ptxn', transaction.id);
     return { checkoutId: transaction.id, url: url.toString() };
   }
@@ -183,119 +156,16 @@ export class PaddleProvider implements PaymentProvider {
       throw new WebhookPayloadError('body is not JSON');
     }
     const event = this.parseStoredEvent(json);
-    const parsed = envelope.parse(json);
+    const parsed = paddleEnvelope.parse(json);
     return { event, type: parsed.event_type, payload: sanitise(parsed) };
   }
 
   parseStoredEvent(payload: unknown): ProviderEvent {
-    const parsedEnvelope = envelope.safeParse(payload);
+    const parsedEnvelope = paddleEnvelope.safeParse(payload);
     if (!parsedEnvelope.success) throw new WebhookPayloadError('not a Paddle event');
-    const event = this.normalise(parsedEnvelope.data);
+    const event = normalisePaddleEvent(parsedEnvelope.data);
     const at = new Date(parsedEnvelope.data.occurred_at);
     return Number.isNaN(at.getTime()) ? event : { ...event, occurredAt: at };
-  }
-
-  private normalise(parsedEnvelope: z.infer<typeof envelope>): ProviderEvent {
-    const { event_id: eventId, event_type: type, data } = parsedEnvelope;
-    const read = <T>(schema: z.ZodType<T>): T => {
-      const result = schema.safeParse(data);
-      if (!result.success) throw new WebhookPayloadError(`malformed ${type} data`);
-      return result.data;
-    };
-    switch (type) {
-      case 'transaction.completed': {
-        const t = read(transactionData);
-        const orderId = t.custom_data?.['order_id'];
-        const period =
-          t.subscription_id && t.billing_period
-            ? {
-                providerSubscriptionId: t.subscription_id,
-                periodStart: t.billing_period.starts_at,
-                periodEnd: t.billing_period.ends_at,
-              }
-            : undefined;
-        if (t.origin === 'subscription_recurring' && period) {
-          return {
-            kind: 'subscription.renewed',
-            eventId,
-            transactionId: t.id,
-            amountMinor: Number(t.details.totals.subtotal),
-            currency: t.currency_code,
-            ...period,
-          };
-        }
-        if (typeof orderId !== 'string') return { kind: 'ignored', eventId, type };
-        return {
-          kind: 'checkout.completed',
-          eventId,
-          orderId,
-          checkoutId: t.id,
-          transactionId: t.id,
-          amountMinor: Number(t.details.totals.subtotal),
-          currency: t.currency_code,
-          ...(period ? { subscription: period } : {}),
-        };
-      }
-      case 'subscription.past_due':
-        return {
-          kind: 'subscription.past_due',
-          eventId,
-          providerSubscriptionId: read(subscriptionData).id,
-        };
-      case 'subscription.canceled': {
-        const s = read(subscriptionData);
-        return {
-          kind: 'subscription.cancelled',
-          eventId,
-          providerSubscriptionId: s.id,
-          cancelAtPeriodEnd: false,
-          endsAt: s.canceled_at ?? new Date(),
-        };
-      }
-      case 'subscription.updated': {
-        const s = read(subscriptionData);
-        if (s.status === 'past_due') {
-          return { kind: 'subscription.past_due', eventId, providerSubscriptionId: s.id };
-        }
-        if (s.status === 'canceled') {
-          return {
-            kind: 'subscription.cancelled',
-            eventId,
-            providerSubscriptionId: s.id,
-            cancelAtPeriodEnd: false,
-            endsAt: s.canceled_at ?? new Date(),
-          };
-        }
-        if (s.scheduled_change?.action === 'cancel') {
-          return {
-            kind: 'subscription.cancelled',
-            eventId,
-            providerSubscriptionId: s.id,
-            cancelAtPeriodEnd: true,
-            endsAt: s.scheduled_change.effective_at,
-          };
-        }
-        return { kind: 'ignored', eventId, type };
-      }
-      case 'adjustment.created':
-      case 'adjustment.updated': {
-        const a = read(adjustmentData);
-        if (a.action !== 'refund' || a.status !== 'approved')
-          return { kind: 'ignored', eventId, type };
-        return {
-          kind: 'refund',
-          eventId,
-          refundId: a.id,
-          transactionId: a.transaction_id,
-          amountMinor: Number(a.totals.subtotal),
-          currency: a.currency_code,
-        };
-      }
-      default:
-        // subscription.created and the rest: the transaction.completed that starts a
-        // subscription carries everything Tally needs.
-        return { kind: 'ignored', eventId, type };
-    }
   }
 
   async cancelSubscription(providerSubscriptionId: string, atPeriodEnd: boolean): Promise<void> {
@@ -307,24 +177,13 @@ export class PaddleProvider implements PaymentProvider {
       this.timeoutMs,
     );
   }
-}
 
-/**
- * What is stored of a Paddle event: its envelope and data minus the customer's personal
- * details (Paddle includes addresses, emails and card details on some events).
- */
-function sanitise(event: z.infer<typeof envelope>): unknown {
-  const drop = new Set(['customer', 'address', 'business', 'billing_details', 'payments', 'email']);
-  const clean = (value: unknown): unknown => {
-    if (Array.isArray(value)) return value.map(clean);
-    if (value && typeof value === 'object') {
-      return Object.fromEntries(
-        Object.entries(value as Record<string, unknown>)
-          .filter(([key]) => !drop.has(key))
-          .map(([key, v]) => [key, clean(v)]),
-      );
-    }
-    return value;
-  };
-  return clean(event);
+  /** The page Paddle's checkout links open (set it as the default payment link in Paddle). */
+  routes(): ProviderRoute[] {
+    const router = paddleCheckoutRoutes({
+      clientToken: this.options.clientToken,
+      sandbox: this.options.sandbox ?? this.options.apiUrl !== 'https://api.paddle.com',
+    });
+    return [{ path: PADDLE_CHECKOUT_PATH, router }];
+  }
 }
