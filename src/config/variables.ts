@@ -211,7 +211,7 @@ export const PADDLE_API_KEY = keySetFamily('API_KEY', {
 export const PADDLE_WEBHOOK_SECRET = keySetFamily('WEBHOOK_SECRET', {
   parser: optionalString,
   row: {
-    what: "Paddle's webhook secret, required for the chosen `PAYMENT_ENV` when `PAYMENT_PROVIDER=paddle`",
+    what: "the secret key of Paddle's notification destination (its webhooks), required for the chosen `PAYMENT_ENV` when `PAYMENT_PROVIDER=paddle`",
   },
 });
 
