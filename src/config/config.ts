@@ -2,13 +2,7 @@ import { listProducts } from '../catalog';
 import { type ConfigValues } from './registry';
 import { browserProblems, paddleProblems, productionProblems, secretProblems } from './rules';
 import * as V from './variables';
-import {
-  CONFIG_VARIABLES,
-  isProduction,
-  type PaymentEnv,
-  type PaymentProviderName,
-  type TrustProxy,
-} from './variables';
+import type { PaymentEnv, PaymentProviderName, TrustProxy } from './variables';
 
 export {
   DEV_JWT_SECRET,
@@ -116,7 +110,7 @@ export class ConfigError extends Error {
 
 /** Every variable the configuration reads, for checks of deployment files against it. */
 export function configVariableNames(): string[] {
-  return CONFIG_VARIABLES.names();
+  return V.CONFIG_VARIABLES.names();
 }
 
 /**
@@ -126,7 +120,7 @@ export function configVariableNames(): string[] {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   // Each variable is parsed on its own, so malformed ones and missing ones are all reported
   // together instead of one failure hiding the next.
-  const values = CONFIG_VARIABLES.read(env);
+  const values = V.CONFIG_VARIABLES.read(env);
   const problems = values.problems;
   problems.push(...productionProblems(values), ...secretProblems(values));
   const paddle = paddleKeys(values);
@@ -160,7 +154,7 @@ function paddleKeys(values: ConfigValues): PaddleKeys | undefined {
 
 /** The checked values in AppConfig's shape. */
 function appConfig(values: ConfigValues, paddle: PaddleKeys | undefined): AppConfig {
-  const production = isProduction(values);
+  const production = V.isProduction(values);
   return {
     nodeEnv: values.value(V.NODE_ENV),
     isProduction: production,

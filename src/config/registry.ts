@@ -118,11 +118,8 @@ export class ConfigValues {
       // A default may read other variables' values; one that reaches itself is a bug.
       if (this.resolving.has(name)) throw new Error(`the default of ${name} depends on itself`);
       this.resolving.add(name);
-      const computed = typeof fallback === 'function';
-      this.resolved.set(
-        name,
-        computed ? (fallback as (values: ConfigValues) => R)(this) : fallback,
-      );
+      const compute = typeof fallback === 'function' ? (fallback as (values: this) => R) : null;
+      this.resolved.set(name, compute ? compute(this) : fallback);
       this.resolving.delete(name);
     }
     return this.resolved.get(name) as R;
