@@ -2,7 +2,7 @@
 # Fails when a generated file differs from what the code emits:
 #   schema/schema.graphql (npm run schema:emit), test/generated/ and
 #   examples/spa/web/generated/ (npm run codegen: it also fails when an operation no longer
-#   matches the schema),
+#   matches the schema), README.md's configuration table (npm run config:docs),
 #   and the database schema (a TypeORM migration:generate that would produce anything).
 # Needs DATABASE_URL for the migration check: a throwaway database is made there.
 set -euo pipefail
@@ -21,6 +21,9 @@ if [ -n "$untracked" ]; then
   exit 1
 fi
 echo "schema and codegen output are current"
+
+# Checked, not rewritten: a hand edit of the table fails here whether committed or not.
+npm run -s config:docs -- --check
 
 if [ -z "${DATABASE_URL:-}" ]; then
   echo "DATABASE_URL unset: skipping the pending-migration check" >&2

@@ -12,3 +12,4 @@ export {
   type TrustProxy,
 } from './config';
 export { configSecrets, maskSecret, maskUrl } from './mask';
+export { renderConfigTable, replaceConfigTable } from './readme-table';
