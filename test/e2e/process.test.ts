@@ -78,7 +78,7 @@ describe('the service process', () => {
       cwd: ROOT,
       env: {
         PATH: process.env['PATH'] ?? '',
-        TS_NODE_SWC: 'true',
+        TS_NODE_TRANSPILE_ONLY: 'true',
         PORT: 'x',
         PAYMENT_PROVIDER: 'stripe',
       },

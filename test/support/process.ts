@@ -28,7 +28,7 @@ export async function startProcess(env: Record<string, string>): Promise<Started
     env: {
       PATH: process.env['PATH'] ?? '',
       HOME: process.env['HOME'] ?? '/tmp',
-      TS_NODE_SWC: 'true',
+      TS_NODE_TRANSPILE_ONLY: 'true',
       LOG_LEVEL: 'info',
       ...env,
     },
@@ -75,7 +75,7 @@ export async function startDatabaseProcess(
       env: {
         PATH: process.env['PATH'] ?? '',
         HOME: process.env['HOME'] ?? '/tmp',
-        TS_NODE_SWC: 'true',
+        TS_NODE_TRANSPILE_ONLY: 'true',
         ...options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
