@@ -2,7 +2,8 @@
  * The module boundaries of DESIGN.md, checked in CI (`npm run lint`):
  * transport (graphql/, http/) calls billing/ and ledger/, never repositories or providers;
  * billing/ and ledger/ know nothing of transport; adapters (providers/, realtime/) know
- * nothing of billing/ or ledger/; ledger/ never reaches into billing/; no cycles.
+ * nothing of billing/ or ledger/; ledger/ never reaches into billing/; jobs/ takes billing as
+ * functions, never imports it; no cycles.
  */
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -52,6 +53,14 @@ module.exports = {
       severity: 'error',
       comment: 'The ledger is below billing: billing calls the ledger, never the reverse.',
       from: { path: '^src/ledger/' },
+      to: { path: '^src/billing/' },
+    },
+    {
+      name: 'jobs-not-to-billing',
+      severity: 'error',
+      comment:
+        'Job bodies take billing as a function (reconcileJob), so billing can change its API freely.',
+      from: { path: '^src/jobs/' },
       to: { path: '^src/billing/' },
     },
     {

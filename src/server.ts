@@ -24,7 +24,7 @@ import {
 } from './providers';
 import { createRateLimits } from './ratelimit';
 import { createPubSub, Realtime } from './realtime';
-import { startScheduler, type Scheduler } from './jobs';
+import { scheduledJobs, startScheduler, type Scheduler } from './jobs';
 
 export interface TallyServer {
   /** Base URL the server listens on, e.g. http://127.0.0.1:4000. */
@@ -221,39 +221,14 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
     const scheduler = await startScheduler({
       databaseUrl: database.url,
       logger,
-      jobs: config.jobs.enabled
-        ? [
-            {
-              name: 'reconcile-stuck-orders',
-              cron: config.jobs.reconcileCron,
-              run: async () =>
-                (await payments.reconcileStuckOrders(config.jobs.reconcileAfterMinutes)).settled,
-            },
-            {
-              name: 'settle-expired-reservations',
-              cron: '* * * * *',
-              run: async () => ({ settled: await ledger.settleExpiredReservations() }),
-            },
-            {
-              name: 'credit-drift-check',
-              cron: config.jobs.driftCheckCron,
-              run: async () => {
-                const drift = await ledger.drift();
-                const users = await profiles.countProfiles();
-                metrics.driftUsers.set(drift.length);
-                metrics.users.set(users);
-                metrics.driftCheckedAt.set(Date.now() / 1000);
-                if (drift.length > 0) {
-                  logger.error(
-                    { users: drift.length, first: drift.slice(0, 10) },
-                    'critical: credit drift: balances differ from their transactions',
-                  );
-                }
-                return { users, drifting: drift.length };
-              },
-            },
-          ]
-        : [],
+      jobs: scheduledJobs({
+        jobs: config.jobs,
+        reconcile: (olderThanMinutes) => payments.reconcileStuckOrders(olderThanMinutes),
+        ledger,
+        profiles,
+        metrics,
+        logger,
+      }),
       onRun: (job, outcome) => metrics.jobRuns.inc({ job, outcome }),
       pollSeconds: config.jobs.pollSeconds,
     });

@@ -92,6 +92,12 @@ export class Metrics {
     help: 'Users whose balance differs from the sum of their transactions, at the last drift check',
     registers: this.registers,
   });
+  /** Set by the scheduled drift check too, like `driftUsers`. */
+  readonly reservedDriftUsers: Gauge = new Gauge({
+    name: 'tally_credit_reserved_drift_users',
+    help: 'Users whose reserved credits differ from the sum of their active holds, at the last drift check',
+    registers: this.registers,
+  });
   readonly users: Gauge = new Gauge({
     name: 'tally_users',
     help: 'User profiles, at the last drift check',
