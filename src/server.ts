@@ -5,7 +5,7 @@ import type { DataSource } from 'typeorm';
 import { signToken, TokenVerifier } from './auth';
 import { BillingQueries, CheckoutService, PaymentService } from './billing';
 import type { AppConfig } from './config';
-import { openDatabase, type Database } from './db';
+import { openDatabase, poolStats, type Database } from './db';
 import { buildTallySchema, createGraphQLHttp, createGraphQLWs } from './graphql';
 import {
   clientAddressResolver,
@@ -47,13 +47,6 @@ export interface StartOptions {
   logger?: Logger;
   /** An already open database; otherwise one is opened from the config. */
   database?: Database;
-}
-
-/** What node-pg's Pool tells of its use. */
-interface PgPoolStats {
-  totalCount: number;
-  idleCount: number;
-  waitingCount: number;
 }
 
 /** The composition root: builds every part from the config and starts listening. */
@@ -233,17 +226,17 @@ export async function startTally(options: StartOptions): Promise<TallyServer> {
       pollSeconds: config.jobs.pollSeconds,
     });
     // Read when /metrics is scraped.
-    const pool = (dataSource.driver as unknown as { master: PgPoolStats }).master;
+    const pool = () => poolStats(dataSource);
     metrics.gauge(
       'tally_db_pool_connections',
       'Database pool connections open',
-      () => pool.totalCount,
+      () => pool().total,
     );
-    metrics.gauge('tally_db_pool_idle', 'Database pool connections idle', () => pool.idleCount);
+    metrics.gauge('tally_db_pool_idle', 'Database pool connections idle', () => pool().idle);
     metrics.gauge(
       'tally_db_pool_waiting',
       'Requests waiting for a database connection',
-      () => pool.waitingCount,
+      () => pool().waiting,
     );
     metrics.gauge(
       'tally_websocket_connections',
