@@ -69,7 +69,7 @@ module.exports = {
       comment: 'A folder is a module: import its index.ts, not its files.',
       from: { path: '^src/([^/]+)/', pathNot: ['^src/cli/'] },
       to: {
-        path: '^src/(config|db|entities|catalog|ledger|billing|providers|graphql|http|realtime|observability|jobs|errors|auth|ratelimit)/(?!index\\.ts$)[^/]+',
+        path: '^src/(config|db|entities|catalog|ledger|billing|providers|graphql|http|realtime|observability|jobs|compose|errors|auth|ratelimit)/(?!index\\.ts$)[^/]+',
         pathNot: ['^src/$1/'],
       },
     },
