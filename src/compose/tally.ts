@@ -40,7 +40,7 @@ export async function composeTally(deps: {
   const { dataSource } = database;
   const metrics = new Metrics({ collectDefaults: config.nodeEnv !== 'test' });
   const services = buildServices({ config, logger, dataSource, metrics, urls });
-  const { profiles, ledger, checkout, payments, billing, realtime } = services;
+  const { provider, limits, profiles, ledger, checkout, payments, billing, realtime } = services;
   const origins: OriginPolicy = {
     allowed: config.corsOrigins,
     publicUrl: () => urls.publicUrl,
@@ -55,7 +55,6 @@ export async function composeTally(deps: {
     origins,
   });
   const app = buildHttpApp({
-    ...services,
     config,
     logger,
     metrics,
@@ -63,6 +62,9 @@ export async function composeTally(deps: {
     urls,
     origins,
     graphql: graphql.middleware,
+    payments,
+    provider,
+    limits,
   });
   const scheduler = await startScheduler({
     databaseUrl: database.url,
@@ -79,7 +81,6 @@ export async function composeTally(deps: {
     pollSeconds: config.jobs.pollSeconds,
   });
   registerGauges({ metrics, dataSource, ws, realtime });
-  const { limits } = services;
   const close = closer({ httpServer, graphql, scheduler, limits, realtime, database, logger });
   return { app, scheduler, realtime, ws, close };
 }
