@@ -3,7 +3,8 @@
  * transport (graphql/, http/) calls billing/ and ledger/, never repositories or providers;
  * billing/ and ledger/ know nothing of transport; adapters (providers/, realtime/) know
  * nothing of billing/ or ledger/; ledger/ never reaches into billing/; the mock provider's
- * fake backend stays on the vendor's side of its adapter; no cycles.
+ * fake backend stays on the vendor's side of its adapter; jobs/ takes billing as functions,
+ * never imports it; no cycles.
  */
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -78,12 +79,20 @@ module.exports = {
       to: { path: '^src/billing/' },
     },
     {
+      name: 'jobs-not-to-billing',
+      severity: 'error',
+      comment:
+        'Job bodies take billing as a function (reconcileJob), so billing can change its API freely.',
+      from: { path: '^src/jobs/' },
+      to: { path: '^src/billing/' },
+    },
+    {
       name: 'modules-through-their-index',
       severity: 'error',
       comment: 'A folder is a module: import its index.ts, not its files.',
       from: { path: '^src/([^/]+)/', pathNot: ['^src/cli/'] },
       to: {
-        path: '^src/(config|db|entities|catalog|ledger|billing|providers|graphql|http|realtime|observability|jobs|errors|auth|ratelimit)/(?!index\\.ts$)[^/]+',
+        path: '^src/(config|db|entities|catalog|ledger|billing|providers|graphql|http|realtime|observability|jobs|compose|errors|auth|ratelimit)/(?!index\\.ts$)[^/]+',
         pathNot: ['^src/$1/'],
       },
     },

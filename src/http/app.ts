@@ -59,22 +59,19 @@ function metricsRoute(options: HttpAppOptions): RequestHandler {
   };
 }
 
-export function createHttpApp(options: HttpAppOptions): express.Express {
-  const { logger, metrics } = options;
-  const app = express();
-  app.disable('x-powered-by');
-  // One test of which hops to believe, shared with the WebSocket upgrade (client-address.ts).
-  app.set('trust proxy', trustFunction(options.trustProxy));
+/**
+ * A request id on every response and on every log line written while serving it: the
+ * caller's X-Request-Id when sane (traces join up), else a new one.
+ */
+const requestIdMiddleware: RequestHandler = (req, res, next) => {
+  const requestId = requestIdFrom(req.headers['x-request-id']);
+  res.setHeader('X-Request-Id', requestId);
+  requestContext.run({ requestId, clientAddress: req.ip }, next);
+};
 
-  // A request id on every response and on every log line written while serving it: the
-  // caller's X-Request-Id when sane (traces join up), else a new one.
-  app.use((req, res, next) => {
-    const requestId = requestIdFrom(req.headers['x-request-id']);
-    res.setHeader('X-Request-Id', requestId);
-    requestContext.run({ requestId, clientAddress: req.ip }, next);
-  });
-
-  app.use((req, res, next) => {
+/** Counts and times every request by its matched route; sets nosniff on every response. */
+function httpMetricsMiddleware(metrics: Metrics): RequestHandler {
+  return (req, res, next) => {
     const stop = metrics.httpDuration.startTimer();
     res.on('finish', () => {
       // Matched routes only: a raw path as a label would let any caller mint new series.
@@ -88,7 +85,42 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
     });
     res.setHeader('X-Content-Type-Options', 'nosniff');
     next();
-  });
+  };
+}
+
+/** The last handler: client errors as 4xx, an unreachable database as 503, the rest masked. */
+function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error, _req, res, _next) => {
+    const status = typeof error?.status === 'number' ? error.status : 500;
+    if (error?.type === 'entity.too.large') {
+      res.status(413).json(jsonError('BAD_USER_INPUT', 'Body too large'));
+    } else if (error?.type === 'entity.parse.failed') {
+      res.status(400).json(jsonError('BAD_USER_INPUT', 'Malformed JSON body'));
+    } else if (status >= 400 && status < 500) {
+      res.status(status).json(jsonError('BAD_USER_INPUT', 'Bad request'));
+    } else if (isDatabaseUnavailable(error)) {
+      logger.warn({ err: error }, 'database unavailable');
+      res
+        .status(503)
+        .set('Retry-After', String(UNAVAILABLE_RETRY_AFTER_SECONDS))
+        .json(
+          jsonError('SERVICE_UNAVAILABLE', 'The service is briefly unavailable; retry shortly'),
+        );
+    } else {
+      logger.error({ err: error }, 'unhandled error in an HTTP route');
+      res.status(500).json(jsonError('INTERNAL_SERVER_ERROR', 'Internal server error'));
+    }
+  };
+}
+
+export function createHttpApp(options: HttpAppOptions): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  // One test of which hops to believe, shared with the WebSocket upgrade (client-address.ts).
+  app.set('trust proxy', trustFunction(options.trustProxy));
+
+  app.use(requestIdMiddleware);
+  app.use(httpMetricsMiddleware(options.metrics));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -125,27 +157,6 @@ export function createHttpApp(options: HttpAppOptions): express.Express {
     res.status(404).json(jsonError('NOT_FOUND', 'Not found'));
   });
 
-  const onError: ErrorRequestHandler = (error, _req, res, _next) => {
-    const status = typeof error?.status === 'number' ? error.status : 500;
-    if (error?.type === 'entity.too.large') {
-      res.status(413).json(jsonError('BAD_USER_INPUT', 'Body too large'));
-    } else if (error?.type === 'entity.parse.failed') {
-      res.status(400).json(jsonError('BAD_USER_INPUT', 'Malformed JSON body'));
-    } else if (status >= 400 && status < 500) {
-      res.status(status).json(jsonError('BAD_USER_INPUT', 'Bad request'));
-    } else if (isDatabaseUnavailable(error)) {
-      logger.warn({ err: error }, 'database unavailable');
-      res
-        .status(503)
-        .set('Retry-After', String(UNAVAILABLE_RETRY_AFTER_SECONDS))
-        .json(
-          jsonError('SERVICE_UNAVAILABLE', 'The service is briefly unavailable; retry shortly'),
-        );
-    } else {
-      logger.error({ err: error }, 'unhandled error in an HTTP route');
-      res.status(500).json(jsonError('INTERNAL_SERVER_ERROR', 'Internal server error'));
-    }
-  };
-  app.use(onError);
+  app.use(errorHandler(options.logger));
   return app;
 }

@@ -2,4 +2,3 @@ export { createLogger, silentLogger, type Logger, type LoggerOptions } from './l
 export { currentRequestId, requestContext, requestIdFrom, type RequestContext } from './context';
 export { createRedactor } from './redact';
 export { Metrics } from './metrics';
-export { billingMetrics, type BillingMetrics } from './billing-metrics';

@@ -180,6 +180,7 @@ describe('/metrics', () => {
       await waitForListeners(() => t.server.realtime.subscriberCount, base + 1);
       const text = await scrape();
       expect(sample(text, 'tally_credit_drift_users')).toBe(0);
+      expect(text).toMatch(/^tally_credit_reserved_drift_users 0$/m);
       expect(sample(text, 'tally_users')).toBeGreaterThan(0);
       expect(sample(text, 'tally_credit_drift_checked_timestamp_seconds')).toBeGreaterThan(
         Date.now() / 1000 - 60,

@@ -136,6 +136,45 @@ describe('scheduled jobs across instances', () => {
     expect(runs).toHaveLength(1);
   });
 
+  it('the scheduled drift check reports a drifted balance and a wrong reserved sum, as npm run drift-check does', async () => {
+    const drifted = `drift-${randomUUID()}`;
+    const held = `held-${randomUUID()}`;
+    const ds = a.server.dataSource;
+    // Corrupted behind the ledger's back, as only a bug or a hand-edit could: no trigger
+    // guards these columns (credit_transactions is the append-only table), and 7 keeps
+    // reserved's CHECK (>= 0).
+    await ds.query(`INSERT INTO user_profiles (id) VALUES ($1), ($2)`, [drifted, held]);
+    await ds.query(`UPDATE user_profiles SET credits = 5 WHERE id = $1`, [drifted]);
+    await ds.query(`UPDATE user_profiles SET reserved = 7 WHERE id = $1`, [held]);
+    const logged = a.logs.length;
+    try {
+      expect(await a.server.scheduler.runNow('credit-drift-check')).toBe(true);
+      const lines = a.logs.slice(logged);
+      const critical = (msg: RegExp) =>
+        lines.find((l) => l['level'] === 50 /* error */ && msg.test(String(l['msg'])));
+      expect(critical(/^critical: credit drift/)).toMatchObject({
+        users: 1,
+        first: [{ userId: drifted, credits: 5, transactionSum: 0, drift: 5 }],
+      });
+      expect(critical(/^critical: reserved credits differ/)).toMatchObject({
+        users: 1,
+        first: [{ userId: held, reserved: 7, activeHoldSum: 0 }],
+      });
+      const done = lines.find(
+        (l) => l['msg'] === 'scheduled job done' && l['job'] === 'credit-drift-check',
+      );
+      expect(done?.['summary']).toMatchObject({ drifting: 1, reservedWrong: 1 });
+      const metrics = await request(a.url).get('/metrics');
+      expect(metrics.text).toMatch(/^tally_credit_drift_users 1$/m);
+      expect(metrics.text).toMatch(/^tally_credit_reserved_drift_users 1$/m);
+    } finally {
+      await ds.query(`UPDATE user_profiles SET credits = 0, reserved = 0 WHERE id IN ($1, $2)`, [
+        drifted,
+        held,
+      ]);
+    }
+  });
+
   it('a run queued while no instance is up is done when one starts', async () => {
     const { orderId } = await lostWebhookOrder(a);
     // Stop both services (their database stays).

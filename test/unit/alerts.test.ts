@@ -66,6 +66,15 @@ describe('alert rules (ops/prometheus/alerts.yml)', () => {
     expect(rule!.expr).toMatch(reads);
     expect(rule!.expr.trim()).toMatch(threshold);
   });
+
+  it('both kinds the drift check finds raise an alert: drift and a wrong reserved sum', () => {
+    expect(byName.get('TallyCreditDriftAny')?.expr.trim()).toBe(
+      'max(tally_credit_drift_users) > 0',
+    );
+    expect(byName.get('TallyReservedCreditDrift')?.expr.trim()).toBe(
+      'max(tally_credit_reserved_drift_users) > 0',
+    );
+  });
 });
 
 describe('Grafana dashboard (ops/grafana/tally-dashboard.json)', () => {
