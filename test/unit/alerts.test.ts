@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { CONDITIONS } from '../../src/errors';
 import { Metrics } from '../../src/observability';
 
 const OPS = path.join(__dirname, '..', '..', 'ops');
@@ -65,6 +66,17 @@ describe('alert rules (ops/prometheus/alerts.yml)', () => {
     expect(rule).toBeDefined();
     expect(rule!.expr).toMatch(reads);
     expect(rule!.expr.trim()).toMatch(threshold);
+  });
+
+  it('every critical condition code pages, and only those', () => {
+    const critical = Object.entries(CONDITIONS)
+      .filter(([, condition]) => condition.critical)
+      .map(([code]) => code)
+      .sort();
+    const expr = byName.get('TallyWebhookCritical')?.expr ?? '';
+    const paged = /code=~"([A-Z_|]+)"/.exec(expr)?.[1]?.split('|').sort();
+    expect(paged).toEqual(critical);
+    expect(byName.get('TallyWebhookCritical')?.labels?.['severity']).toBe('page');
   });
 
   it('both kinds the drift check finds raise an alert: drift and a wrong reserved sum', () => {
