@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { DomainError, type ConditionCode } from '../errors';
+import { queryRows } from '../ledger';
 import type { ProviderEvent } from '../providers';
 import { completeOrder } from './complete-order';
 import type { BillingDeps } from './deps';
@@ -40,14 +41,8 @@ export async function applyProviderEvent(
         checkoutId: event.checkoutId,
       });
       return { kind: 'applied' };
-    case 'checkout.cancelled': {
-      const moved = await deps.status.moveOrder({
-        manager,
-        orderId: event.orderId,
-        to: 'CANCELLED',
-      });
-      return fromMove(moved, `order ${event.orderId}`);
-    }
+    case 'checkout.cancelled':
+      return cancelCheckout(deps, { manager, event });
     case 'subscription.renewed':
       await renewSubscription(deps, { manager, event });
       return { kind: 'applied' };
@@ -60,6 +55,28 @@ export async function applyProviderEvent(
     case 'ignored':
       return { kind: 'ignored', reason: `type ${event.type} is not acted on` };
   }
+}
+
+/** The provider closed a checkout unpaid: its order (the one holding that checkout) is cancelled. */
+async function cancelCheckout(
+  deps: BillingDeps,
+  options: {
+    manager: EntityManager;
+    event: Extract<ProviderEvent, { kind: 'checkout.cancelled' }>;
+  },
+): Promise<ApplyOutcome> {
+  const { manager, event } = options;
+  const [order] = await queryRows<{ checkout_id: string | null }>(
+    manager,
+    'SELECT checkout_id FROM orders WHERE id = $1 FOR UPDATE',
+    [event.orderId],
+  );
+  if (!order || order.checkout_id !== event.checkoutId) {
+    // Nothing was paid: an unknown checkout's cancellation changes nothing and needs no one.
+    return { kind: 'ignored', reason: `no order ${event.orderId} holds ${event.checkoutId}` };
+  }
+  const moved = await deps.status.moveOrder({ manager, orderId: event.orderId, to: 'CANCELLED' });
+  return fromMove(moved, `order ${event.orderId}`);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { runTransaction } from '../db';
-import type { Subscription } from '../entities';
+import { Subscription } from '../entities';
 import { DomainError } from '../errors';
 import type { BillingDeps } from './deps';
 import { BillingQueries } from './queries';
@@ -29,12 +29,19 @@ export async function cancelSubscription(
     throw new DomainError('PROVIDER_ERROR', 'The payment provider could not cancel it');
   }
   const ref = { id: live.id };
-  const moved = await runTransaction(deps.dataSource, (manager) =>
-    atPeriodEnd
-      ? deps.status.setCancelAtPeriodEnd({ manager, ref, value: true })
-      : deps.status.moveSubscription({ manager, ref, to: 'CANCELLED' }),
-  );
-  // The provider's own event may have got there first (the mock's arrives within the call).
-  const subscription = 'row' in moved ? moved.row : live;
+  const subscription = await runTransaction(deps.dataSource, async (manager) => {
+    // The provider's own event may have got here first (the mock's arrives within the call):
+    // a subscription it already ended is left as it is.
+    const current = await manager.findOne(Subscription, {
+      where: { id: live.id },
+      lock: { mode: 'pessimistic_write' },
+    });
+    if (current?.status !== 'CANCELLED') {
+      await (atPeriodEnd
+        ? deps.status.setCancelAtPeriodEnd({ manager, ref, value: true })
+        : deps.status.moveSubscription({ manager, ref, to: 'CANCELLED' }));
+    }
+    return manager.findOneByOrFail(Subscription, { id: live.id });
+  });
   return { kind: atPeriodEnd ? 'scheduled' : 'cancelled', subscription };
 }

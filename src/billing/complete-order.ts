@@ -3,7 +3,7 @@ import { findProduct } from '../catalog';
 import { afterCommit } from '../db';
 import { Order } from '../entities';
 import { DomainError } from '../errors';
-import { queryRows } from '../ledger';
+import { lockProfile, queryRows } from '../ledger';
 import type { ProviderPeriod } from '../providers';
 import type { BillingDeps } from './deps';
 import { liveSubscriptionSql } from './live';
@@ -94,6 +94,8 @@ async function creditOrder(
     });
     return;
   }
+  // Plans of one user complete in turn, so each sees the other's subscription.
+  await lockProfile(manager, order.userId);
   await flagSecondPlan(deps, { manager, order, period: period! });
   const subscription = await deps.status.startSubscription({
     manager,

@@ -66,7 +66,7 @@ export async function createCheckout(
   const session = await startAtProvider(deps, { order: opened.order, product, scope });
   deps.hooks.checkout?.('created');
   await runTransaction(deps.dataSource, (manager) =>
-    deps.status.attachCheckout(manager, { orderId: opened.order.id, ...session }),
+    deps.status.attachCheckout({ manager, orderId: opened.order.id, ...session }),
   );
   const order = Object.assign(opened.order, {
     checkoutId: session.checkoutId,
@@ -100,14 +100,15 @@ async function openOrder(
       return { kind: 'replay', orderId: open };
     }
   }
-  const order = await deps.status.openOrder(manager, {
+  const fields = {
     userId,
     productId: product.id,
     kind: product.kind,
     amountMinor: product.priceMinor,
     currency: product.currency,
     credits: product.credits,
-  });
+  };
+  const order = await deps.status.openOrder({ manager, fields });
   if (scope) await storeIdempotentResponse(manager, scope, { orderId: order.id });
   return { kind: 'new', order };
 }

@@ -75,16 +75,7 @@ export async function renewSubscription(
       `no credits known for subscription ${subscription.id}`,
     );
   }
-  await deps.status.advancePeriod({ manager, subscriptionId: subscription.id, period: event });
-  if (subscription.status === 'PAST_DUE') {
-    const ref = { id: subscription.id };
-    await deps.status.moveSubscription({
-      manager,
-      ref,
-      to: 'ACTIVE',
-      occurredAt: eventTime(event),
-    });
-  }
+  await resume(deps, { manager, subscription, event });
   const { userId, productId } = subscription;
   const granted = await grantPeriod(deps, {
     manager,
@@ -100,6 +91,32 @@ export async function renewSubscription(
     credits: granted,
   });
   return { kind: 'renewed', subscription, credits: granted };
+}
+
+/**
+ * What a charged renewal says of its subscription: the period moves forward; a PAST_DUE or
+ * PAUSED one runs again; one that was to be cancelled at the end of the period just renewed
+ * was not (the provider charged the next one). The status changes are guarded by the
+ * event's time, so a newer change the provider made still wins.
+ */
+async function resume(
+  deps: BillingDeps,
+  options: { manager: EntityManager; subscription: Subscription; event: Renewal },
+): Promise<void> {
+  const { manager, subscription, event } = options;
+  const ref = { id: subscription.id };
+  const occurredAt = eventTime(event);
+  const advanced = await deps.status.advancePeriod({
+    manager,
+    subscriptionId: subscription.id,
+    period: event,
+  });
+  if (subscription.status === 'PAST_DUE' || subscription.status === 'PAUSED') {
+    await deps.status.moveSubscription({ manager, ref, to: 'ACTIVE', occurredAt });
+  }
+  if (advanced && subscription.cancelAtPeriodEnd) {
+    await deps.status.setCancelAtPeriodEnd({ manager, ref, value: false, occurredAt });
+  }
 }
 
 /** The time a provider's event happened, or now when it did not say. */

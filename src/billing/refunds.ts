@@ -74,7 +74,17 @@ export async function applyRefund(
   const refunded = Math.min(payment.amountMinor, payment.refundedMinor + event.amountMinor);
   const take = await clawBack(deps, { manager, payment, refunded, refundRowId: inserted.id });
   if (payment.kind === 'order') {
-    await deps.status.recordOrderRefund({ manager, order: payment, refundedMinor: refunded });
+    const recorded = await deps.status.recordOrderRefund({
+      manager,
+      order: payment,
+      refundedMinor: refunded,
+    });
+    if (recorded.kind === 'refused' || recorded.kind === 'missing') {
+      throw new DomainError(
+        'ILLEGAL_TRANSITION',
+        `refund ${event.refundId}: order ${payment.id} cannot be refunded (${recorded.kind})`,
+      );
+    }
   } else {
     await manager.query('UPDATE subscription_payments SET refunded_minor = $2 WHERE id = $1', [
       payment.id,

@@ -69,7 +69,9 @@ const legalFrom = <S extends string>(moves: Readonly<Record<S, readonly S[]>>, t
 
 /**
  * The event-time guard: a provider's change (its time in parameter `param`) applies only if
- * it is not older than the last provider change applied; Tally's own (null) always does.
+ * it is not older than the last provider change applied; Tally's own (null) always does, and
+ * so does a move into a final status (one with no moves out): nothing can come after it, so
+ * an older event that ends a subscription still ends it.
  */
 const notOlder = (param: string, column: string) =>
   `(${param}::timestamptz IS NULL OR ${column} IS NULL OR ${column} <= ${param}::timestamptz)`;
@@ -80,10 +82,11 @@ export class BillingStatus {
   ) {}
 
   /** A new PENDING order with the catalog's price and credits copied onto it. */
-  async openOrder(
-    manager: EntityManager,
-    fields: Pick<Order, 'userId' | 'productId' | 'kind' | 'amountMinor' | 'currency' | 'credits'>,
-  ): Promise<Order> {
+  async openOrder(options: {
+    manager: EntityManager;
+    fields: Pick<Order, 'userId' | 'productId' | 'kind' | 'amountMinor' | 'currency' | 'credits'>;
+  }): Promise<Order> {
+    const { manager, fields } = options;
     const [row] = await queryRows<Record<string, unknown>>(
       manager,
       `INSERT INTO orders (user_id, product_id, kind, status, amount_minor, currency, credits, provider)
@@ -102,11 +105,13 @@ export class BillingStatus {
   }
 
   /** Stores the provider's checkout on its order (once the provider has made it). */
-  async attachCheckout(
-    manager: EntityManager,
-    options: { orderId: string; checkoutId: string; url: string },
-  ): Promise<void> {
-    await manager.query(
+  async attachCheckout(options: {
+    manager: EntityManager;
+    orderId: string;
+    checkoutId: string;
+    url: string;
+  }): Promise<void> {
+    await options.manager.query(
       `UPDATE orders SET checkout_id = $2, checkout_url = $3, updated_at = clock_timestamp()
        WHERE id = $1`,
       [options.orderId, options.checkoutId, options.url],
@@ -155,7 +160,12 @@ export class BillingStatus {
     );
     if (!current) return { kind: 'missing' };
     if (current['status'] === to) return { kind: 'unchanged', row: orderFromRow(current) };
-    return this.refuse('order', orderId, String(current['status']), to);
+    return this.refuse(manager, {
+      entity: 'order',
+      id: orderId,
+      from: String(current['status']),
+      to,
+    });
   }
 
   /**
@@ -224,24 +234,36 @@ export class BillingStatus {
     } & ChangeSource,
   ): Promise<Move<Subscription>> {
     const { manager, to } = options;
-    const { where, params } = this.refSql(options.ref, 4);
+    const { where, params } = this.refSql(options.ref, 5);
     const [row] = await queryRows<Record<string, unknown>>(
       manager,
       `UPDATE subscriptions s SET status = $1::varchar, updated_at = clock_timestamp(),
-         status_changed_at = COALESCE($3::timestamptz, s.status_changed_at),
+         status_changed_at = GREATEST(s.status_changed_at, $3::timestamptz),
          cancelled_at = CASE WHEN $1::varchar = 'CANCELLED' THEN clock_timestamp()
            ELSE s.cancelled_at END
        FROM (SELECT id, status AS before FROM subscriptions WHERE ${where} FOR UPDATE) b
-       WHERE s.id = b.id AND s.status = ANY($2::varchar[]) AND ${notOlder('$3', 's.status_changed_at')}
+       WHERE s.id = b.id AND s.status = ANY($2::varchar[])
+         AND ($4::boolean OR ${notOlder('$3', 's.status_changed_at')})
        RETURNING s.*, b.before`,
-      [to, legalFrom(SUBSCRIPTION_MOVES, to), options.occurredAt ?? null, ...params],
+      [
+        to,
+        legalFrom(SUBSCRIPTION_MOVES, to),
+        options.occurredAt ?? null,
+        SUBSCRIPTION_MOVES[to].length === 0,
+        ...params,
+      ],
     );
     if (row) {
       const subscription = subscriptionFromRow(row);
       this.announceSubscription(manager, subscription, String(row['before']));
       return { kind: 'moved', from: String(row['before']), row: subscription };
     }
-    return this.explainSubscription({ manager, ref: options.ref, to });
+    return this.explainSubscription({
+      manager,
+      ref: options.ref,
+      to,
+      occurredAt: options.occurredAt,
+    });
   }
 
   /**
@@ -256,7 +278,7 @@ export class BillingStatus {
     const [row] = await queryRows<Record<string, unknown>>(
       manager,
       `UPDATE subscriptions SET cancel_at_period_end = $1::boolean, updated_at = clock_timestamp(),
-         status_changed_at = COALESCE($2::timestamptz, status_changed_at)
+         status_changed_at = GREATEST(status_changed_at, $2::timestamptz)
        WHERE ${where} AND status <> 'CANCELLED' AND ${notOlder('$2', 'status_changed_at')}
        RETURNING *`,
       [options.value, options.occurredAt ?? null, ...params],
@@ -269,7 +291,12 @@ export class BillingStatus {
     const current = await this.findSubscription(manager, options.ref);
     if (!current) return { kind: 'missing' };
     if (current.status === 'CANCELLED') {
-      return this.refuse('subscription', current.id, 'CANCELLED', 'CANCEL_AT_PERIOD_END');
+      return this.refuse(manager, {
+        entity: 'subscription',
+        id: current.id,
+        from: 'CANCELLED',
+        to: 'CANCEL_AT_PERIOD_END',
+      });
     }
     return { kind: 'stale', row: current };
   }
@@ -290,18 +317,32 @@ export class BillingStatus {
     return moved.length > 0;
   }
 
-  private async explainSubscription(options: {
-    manager: EntityManager;
-    ref: SubscriptionRef;
-    to: SubscriptionStatus;
-  }): Promise<Move<Subscription>> {
-    const current = await this.findSubscription(options.manager, options.ref);
+  /**
+   * Why a subscription did not move: gone, already there, or superseded by a newer change of
+   * the provider's (stale, whatever it asked for), else a move the table does not allow.
+   */
+  private async explainSubscription(
+    options: {
+      manager: EntityManager;
+      ref: SubscriptionRef;
+      to: SubscriptionStatus;
+    } & ChangeSource,
+  ): Promise<Move<Subscription>> {
+    const { manager, to, occurredAt } = options;
+    const current = await this.findSubscription(manager, options.ref);
     if (!current) return { kind: 'missing' };
-    if (current.status === options.to) return { kind: 'unchanged', row: current };
-    if (SUBSCRIPTION_MOVES[current.status].includes(options.to)) {
-      return { kind: 'stale', row: current };
-    }
-    return this.refuse('subscription', current.id, current.status, options.to);
+    if (current.status === to) return { kind: 'unchanged', row: current };
+    const superseded =
+      occurredAt !== undefined &&
+      current.statusChangedAt !== null &&
+      current.statusChangedAt.getTime() > occurredAt.getTime();
+    if (superseded) return { kind: 'stale', row: current };
+    return this.refuse(manager, {
+      entity: 'subscription',
+      id: current.id,
+      from: current.status,
+      to,
+    });
   }
 
   private async findSubscription(
@@ -326,15 +367,17 @@ export class BillingStatus {
     };
   }
 
+  /** A move outside the table: logged and counted once the caller's transaction commits. */
   private refuse(
-    entity: 'order' | 'subscription',
-    id: string,
-    from: string,
-    to: string,
+    manager: EntityManager,
+    move: { entity: 'order' | 'subscription'; id: string; from: string; to: string },
   ): { kind: 'refused'; from: string; to: string } {
-    this.options.logger.warn({ entity, id, from, to }, 'status move refused: not a legal move');
-    this.options.hooks?.refused?.(entity, from, to);
-    return { kind: 'refused', from, to };
+    const { logger, hooks } = this.options;
+    afterCommit(manager, () => {
+      logger.warn(move, 'status move refused: not a legal move');
+      hooks?.refused?.(move.entity, move.from, move.to);
+    });
+    return { kind: 'refused', from: move.from, to: move.to };
   }
 
   private announceOrder(manager: EntityManager, order: Order): void {

@@ -67,7 +67,10 @@ export function webhookResponse(outcome: WebhookOutcome): {
     case 'bad_payload':
       return { status, body: { error: outcome.reason } };
     case 'failed':
-      return { status, body: { error: 'event not applied; retry', code: outcome.code } };
+      return {
+        status,
+        body: { error: 'event not applied', code: outcome.code, retry: outcome.retry },
+      };
     case 'unavailable':
       return {
         status,

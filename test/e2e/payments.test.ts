@@ -765,18 +765,42 @@ describe('payments with the mock provider', () => {
       expect((await deliver(renewal)).status).toBe(500);
       const failed = await gql(t.url, WebhookEventsDocument, {
         token: admin,
-        variables: { status: 'FAILED', first: 100 },
+        variables: { status: 'FAILED', errorCode: 'SUBSCRIPTION_NOT_YET_KNOWN', first: 100 },
       });
       const stored = failed.data!.webhookEvents.edges.find((e) => e.node.eventId === renewal.id)!;
-      expect(stored.node).toMatchObject({ status: 'FAILED', attempts: 1 });
+      expect(stored.node).toMatchObject({
+        status: 'FAILED',
+        attempts: 1,
+        errorCode: 'SUBSCRIPTION_NOT_YET_KNOWN',
+      });
       expect(stored.node.lastError).toMatch(/unknown subscription/);
+      // Filtered by code: no event of another condition is listed.
+      expect(
+        failed.data!.webhookEvents.edges.every(
+          (e) => e.node.errorCode === 'SUBSCRIPTION_NOT_YET_KNOWN',
+        ),
+      ).toBe(true);
+      const other = await gql(t.url, WebhookEventsDocument, {
+        token: admin,
+        variables: { errorCode: 'PAYMENT_MISMATCH', first: 100 },
+      });
+      expect(other.data!.webhookEvents.edges.map((e) => e.node.eventId)).not.toContain(renewal.id);
+      const malformed = await gql(t.url, WebhookEventsDocument, {
+        token: admin,
+        variables: { errorCode: "x'; DROP TABLE orders; --" },
+      });
+      expect(malformed.status).toBe(400);
       // The creation arrives; the admin replays the renewal: two periods granted, once each.
       expect((await deliver(paid.body.event)).status).toBe(200);
       const replayed = await gql(t.url, ReplayWebhookEventDocument, {
         token: admin,
         variables: { id: stored.node.id },
       });
-      expect(replayed.data?.replayWebhookEvent).toMatchObject({ status: 'PROCESSED', attempts: 2 });
+      expect(replayed.data?.replayWebhookEvent).toMatchObject({
+        status: 'PROCESSED',
+        attempts: 2,
+        errorCode: null,
+      });
       const again = await gql(t.url, ReplayWebhookEventDocument, {
         token: admin,
         variables: { id: stored.node.id },

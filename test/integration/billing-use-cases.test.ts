@@ -303,6 +303,39 @@ describe('billing use cases', () => {
     });
   });
 
+  describe('renewals', () => {
+    it('a charged renewal runs the subscription again: a scheduled cancel is dropped, PAUSED is ACTIVE', async () => {
+      const { userId, checkoutId } = await buy('plan-monthly');
+      const paid = await dashboard().pay(checkoutId, { sendWebhook: false });
+      await deliver(paid);
+      const subscriptionId = String(paid.data['subscription_id']);
+      const periodEnd = String(paid.data['period_end']);
+      const scheduled = mockEvent('subscription.cancelled', {
+        subscription_id: subscriptionId,
+        cancel_at_period_end: true,
+        ends_at: periodEnd,
+      });
+      expect(await deliver(scheduled)).toMatchObject({ kind: 'applied' });
+      await ds.query(`UPDATE subscriptions SET status = 'PAUSED' WHERE user_id = $1`, [userId]);
+      const renewed = mockEvent('subscription.renewed', {
+        subscription_id: subscriptionId,
+        transaction_id: `txn_${randomUUID()}`,
+        period_start: periodEnd,
+        period_end: new Date(Date.parse(periodEnd) + 30 * 86_400_000).toISOString(),
+        amount: 1900,
+        currency: 'USD',
+      });
+      expect(await deliver(renewed)).toMatchObject({ kind: 'applied' });
+      const [row] = (await ds.query(
+        'SELECT status, cancel_at_period_end, current_period_start FROM subscriptions WHERE user_id = $1',
+        [userId],
+      )) as Array<{ status: string; cancel_at_period_end: boolean; current_period_start: Date }>;
+      expect(row).toMatchObject({ status: 'ACTIVE', cancel_at_period_end: false });
+      expect(row!.current_period_start.toISOString()).toBe(periodEnd);
+      expect(await balance(userId)).toBe(1000);
+    });
+  });
+
   describe('cancelSubscription', () => {
     it('NOT_FOUND without a plan; scheduled at the period end; cancelled now', async () => {
       await expect(

@@ -47,13 +47,16 @@ describe('the status tables', () => {
     const userId = `status-${randomUUID()}`;
     await new ProfileService(ds).getOrCreateProfile(userId);
     const order = await within((manager) =>
-      status.openOrder(manager, {
-        userId,
-        productId: 'credits-100',
-        kind: 'CREDIT_PACK',
-        amountMinor: 500,
-        currency: 'USD',
-        credits: 100,
+      status.openOrder({
+        manager,
+        fields: {
+          userId,
+          productId: 'credits-100',
+          kind: 'CREDIT_PACK',
+          amountMinor: 500,
+          currency: 'USD',
+          credits: 100,
+        },
       }),
     );
     await ds.query(
@@ -68,13 +71,16 @@ describe('the status tables', () => {
     const userId = `status-${randomUUID()}`;
     await new ProfileService(ds).getOrCreateProfile(userId);
     const order = await within((manager) =>
-      status.openOrder(manager, {
-        userId,
-        productId: 'plan-monthly',
-        kind: 'SUBSCRIPTION',
-        amountMinor: 1900,
-        currency: 'USD',
-        credits: 500,
+      status.openOrder({
+        manager,
+        fields: {
+          userId,
+          productId: 'plan-monthly',
+          kind: 'SUBSCRIPTION',
+          amountMinor: 1900,
+          currency: 'USD',
+          credits: 500,
+        },
       }),
     );
     const start = new Date();
@@ -180,6 +186,33 @@ describe('the status tables', () => {
       status.moveSubscription({ manager, ref: { id }, to: 'CANCELLED' }),
     );
     expect(own).toMatchObject({ kind: 'moved', from: 'PAST_DUE' });
+  });
+
+  it('an ending is never stale: CANCELLED applies whatever its time, and keeps the newest time', async () => {
+    const applied = new Date('2026-06-01T12:00:00Z');
+    const id = await subscriptionIn('PAST_DUE', applied);
+    const older = new Date(applied.getTime() - 60_000);
+    const ended = await within((manager) =>
+      status.moveSubscription({ manager, ref: { id }, to: 'CANCELLED', occurredAt: older }),
+    );
+    expect(ended).toMatchObject({ kind: 'moved', from: 'PAST_DUE' });
+    const [row] = (await ds.query('SELECT status_changed_at FROM subscriptions WHERE id = $1', [
+      id,
+    ])) as Array<{ status_changed_at: Date }>;
+    expect(row!.status_changed_at.toISOString()).toBe(applied.toISOString());
+    // After the end, an older event asking for anything is stale, not an illegal move; a
+    // newer one asking to leave CANCELLED is refused.
+    const late = await within((manager) =>
+      status.moveSubscription({ manager, ref: { id }, to: 'ACTIVE', occurredAt: older }),
+    );
+    expect(late.kind).toBe('stale');
+    expect(refused).toEqual([]);
+    const after = new Date(applied.getTime() + 60_000);
+    const revived = await within((manager) =>
+      status.moveSubscription({ manager, ref: { id }, to: 'ACTIVE', occurredAt: after }),
+    );
+    expect(revived).toEqual({ kind: 'refused', from: 'CANCELLED', to: 'ACTIVE' });
+    expect(refused).toEqual(['subscription CANCELLED->ACTIVE']);
   });
 
   it('cancel at period end is refused on a CANCELLED subscription; unknown rows are missing', async () => {
