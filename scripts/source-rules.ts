@@ -99,9 +99,7 @@ export const billingClassSize: SourceRule = {
       ];
     });
   },
-  // Exemptions, path → why, e.g. 'src/billing/payments.ts': 'being split (issue 14)'.
-  // None is needed: PaymentService, being replaced by use cases (issue 14), has 18 methods
-  // but 8 public ones; an entry for it would exempt nothing and be reported as stale.
+  // Exemptions, path → why, e.g. 'src/billing/x.ts': 'being split (issue N)'. None.
   allow: {},
 };
 

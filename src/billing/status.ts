@@ -64,6 +64,13 @@ export interface ChangeSource {
   occurredAt?: Date | undefined;
 }
 
+/** A subscription change asked for: which, to what, and from whom. */
+type SubscriptionMove = {
+  manager: EntityManager;
+  ref: SubscriptionRef;
+  to: SubscriptionStatus;
+} & ChangeSource;
+
 const legalFrom = <S extends string>(moves: Readonly<Record<S, readonly S[]>>, to: S): S[] =>
   (Object.keys(moves) as S[]).filter((from) => moves[from].includes(to));
 
@@ -226,13 +233,7 @@ export class BillingStatus {
    * Moves a subscription to `to` if the table allows it from where it is and, for a
    * provider's event, no newer provider change has been applied (the event's time is kept).
    */
-  async moveSubscription(
-    options: {
-      manager: EntityManager;
-      ref: SubscriptionRef;
-      to: SubscriptionStatus;
-    } & ChangeSource,
-  ): Promise<Move<Subscription>> {
+  async moveSubscription(options: SubscriptionMove): Promise<Move<Subscription>> {
     const { manager, to } = options;
     const { where, params } = this.refSql(options.ref, 5);
     const [row] = await queryRows<Record<string, unknown>>(
@@ -321,13 +322,7 @@ export class BillingStatus {
    * Why a subscription did not move: gone, already there, or superseded by a newer change of
    * the provider's (stale, whatever it asked for), else a move the table does not allow.
    */
-  private async explainSubscription(
-    options: {
-      manager: EntityManager;
-      ref: SubscriptionRef;
-      to: SubscriptionStatus;
-    } & ChangeSource,
-  ): Promise<Move<Subscription>> {
+  private async explainSubscription(options: SubscriptionMove): Promise<Move<Subscription>> {
     const { manager, to, occurredAt } = options;
     const current = await this.findSubscription(manager, options.ref);
     if (!current) return { kind: 'missing' };
