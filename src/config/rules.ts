@@ -9,8 +9,13 @@ import {
   JWT_JWKS_URL,
   JWT_SECRET,
   MOCK_WEBHOOK_SECRET,
+  PADDLE_API_KEY,
   PADDLE_API_URL,
+  PADDLE_CLIENT_TOKEN,
+  PAYMENT_ENV,
+  PAYMENT_ENV_TEST_IN_PRODUCTION,
   PAYMENT_PROVIDER,
+  type PaymentEnv,
   PUBLIC_URL,
 } from './variables';
 
@@ -90,11 +95,64 @@ export function secretProblems(values: ConfigValues): string[] {
   return problems;
 }
 
-/** A fake Paddle API is for tests. */
+/**
+ * With PAYMENT_PROVIDER=paddle: a fake Paddle API is for tests, Paddle's sandbox is for
+ * production only on purpose, and the chosen key set's credentials are of its environment.
+ */
 export function paddleProblems(values: ConfigValues): string[] {
-  return isProduction(values) && values.given(PADDLE_API_URL)
-    ? ['PADDLE_API_URL (a fake Paddle for tests) is refused in production']
-    : [];
+  const problems: string[] = [];
+  if (isProduction(values) && values.given(PADDLE_API_URL)) {
+    problems.push('PADDLE_API_URL (a fake Paddle for tests) is refused in production');
+  }
+  const env = values.value(PAYMENT_ENV);
+  if (isProduction(values) && env === 'test' && !values.value(PAYMENT_ENV_TEST_IN_PRODUCTION)) {
+    problems.push(
+      "PAYMENT_ENV=test is refused in production (Paddle's sandbox takes no real money): set PAYMENT_ENV=production, or PAYMENT_ENV_TEST_IN_PRODUCTION=true for a staging deployment on the sandbox",
+    );
+  }
+  return [...problems, ...keyEnvironmentProblems(values, env)];
+}
+
+/**
+ * What Paddle's credentials say of their environment, as Paddle documents it:
+ * - client-side tokens start with `test_` (sandbox) or `live_` (live), and nothing else:
+ *   https://developer.paddle.com/paddle-js/about/client-side-tokens and the `token` field of
+ *   https://developer.paddle.com/api-reference/client-tokens/create-client-token;
+ * - API keys made since 6 May 2025 start with `pdl_sdbx_apikey_` (sandbox) or
+ *   `pdl_live_apikey_` (live): "API key format" in
+ *   https://developer.paddle.com/api-reference/about/authentication and
+ *   https://developer.paddle.com/changelog/2025/api-key-improvements. Legacy keys, made
+ *   before, are 50 random characters that say nothing of their environment: accepted.
+ */
+const PADDLE_ENVIRONMENTS: Readonly<
+  Record<PaymentEnv, { kind: string; clientToken: string; apiKey: string }>
+> = {
+  test: { kind: 'sandbox', clientToken: 'test_', apiKey: 'pdl_sdbx_' },
+  production: { kind: 'live', clientToken: 'live_', apiKey: 'pdl_live_' },
+};
+
+/** The chosen key set's client token and API key against PAYMENT_ENV; never their values. */
+function keyEnvironmentProblems(values: ConfigValues, env: PaymentEnv): string[] {
+  const wanted = PADDLE_ENVIRONMENTS[env];
+  const other = PADDLE_ENVIRONMENTS[env === 'test' ? 'production' : 'test'];
+  const needs = `PAYMENT_ENV=${env} needs a ${wanted.kind} one`;
+  const problems: string[] = [];
+  const clientToken = values.member(PADDLE_CLIENT_TOKEN, env);
+  if (clientToken !== undefined && !clientToken.startsWith(wanted.clientToken)) {
+    const name = PADDLE_CLIENT_TOKEN.name(env);
+    problems.push(
+      clientToken.startsWith(other.clientToken)
+        ? `${name} is a ${other.kind} client-side token (${other.clientToken}…): ${needs} (${wanted.clientToken}…)`
+        : `${name} is not a Paddle client-side token (${wanted.clientToken}… or ${other.clientToken}…): ${needs} (${wanted.clientToken}…)`,
+    );
+  }
+  const apiKey = values.member(PADDLE_API_KEY, env);
+  if (apiKey?.startsWith(other.apiKey)) {
+    problems.push(
+      `${PADDLE_API_KEY.name(env)} is a ${other.kind} API key (${other.apiKey}…): ${needs} (${wanted.apiKey}…, or a legacy key)`,
+    );
+  }
+  return problems;
 }
 
 /** Who may call from a browser, and who may mint tokens. */

@@ -179,6 +179,14 @@ export const PAYMENT_ENV = v.variable<PaymentEnv>('PAYMENT_ENV', {
   row: { what: "`production` or `test`: which of the provider's key sets is used" },
 });
 
+export const PAYMENT_ENV_TEST_IN_PRODUCTION = v.variable('PAYMENT_ENV_TEST_IN_PRODUCTION', {
+  parser: bool,
+  fallback: false,
+  row: {
+    what: "`true` allows `PAYMENT_ENV=test` with `NODE_ENV=production` and `PAYMENT_PROVIDER=paddle`: a staging deployment on Paddle's sandbox, where no real money moves; refused without it",
+  },
+});
+
 /** Paddle's two key sets, the one PAYMENT_ENV names in use: their variables' prefixes. */
 export const PADDLE_KEY_SETS: Readonly<Record<PaymentEnv, string>> = {
   test: 'PADDLE_TEST',
@@ -204,7 +212,7 @@ function keySetFamily(suffix: string, spec: Pick<Family<PaymentEnv, string>, 'pa
 export const PADDLE_API_KEY = keySetFamily('API_KEY', {
   parser: optionalString,
   row: {
-    what: "Paddle's API key, required for the chosen `PAYMENT_ENV` when `PAYMENT_PROVIDER=paddle`",
+    what: "Paddle's API key, required for the chosen `PAYMENT_ENV` when `PAYMENT_PROVIDER=paddle`: a sandbox one (`pdl_sdbx_…`) for `test`, a live one (`pdl_live_…`) for `production`, or a legacy key without a prefix",
   },
 });
 
@@ -238,7 +246,7 @@ export const PADDLE_PRICE_ID = v.family<{ set: PaymentEnv; productId: string }, 
 export const PADDLE_CLIENT_TOKEN = keySetFamily('CLIENT_TOKEN', {
   parser: trimmedString,
   row: {
-    what: 'Paddle.js client-side token for the checkout page Tally serves at `/paddle-checkout`',
+    what: 'Paddle.js client-side token for the checkout page Tally serves at `/paddle-checkout`: `test_…` for `PAYMENT_ENV=test`, `live_…` for `production`',
   },
 });
 

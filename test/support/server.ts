@@ -20,12 +20,16 @@ export interface TestServer {
 
 export const TEST_JWT_SECRET = 'test-secret-for-tally-tests-0123456789abcdef';
 
-/** A production configuration whose Paddle is never called: for what production refuses. */
+/**
+ * A production configuration whose Paddle is never called: for what production refuses. On
+ * Paddle's sandbox, as a staging deployment is (PAYMENT_ENV_TEST_IN_PRODUCTION).
+ */
 export const PRODUCTION_TEST_ENV: Readonly<Record<string, string>> = {
   NODE_ENV: 'production',
   PUBLIC_URL: 'http://127.0.0.1:0',
   PAYMENT_PROVIDER: 'paddle',
   PAYMENT_ENV: 'test',
+  PAYMENT_ENV_TEST_IN_PRODUCTION: 'true',
   PADDLE_TEST_API_KEY: 'pdl_test_not_called_in_this_test',
   PADDLE_TEST_WEBHOOK_SECRET: 'pdl_ntfset_not_used',
   PADDLE_TEST_PRICE_CREDITS_100: 'pri_01credits100',

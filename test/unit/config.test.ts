@@ -11,18 +11,36 @@ import {
 /** A secret as `openssl rand -base64 48` gives one. */
 const PRODUCTION_SECRET = 'q8ZrT1m0vKx3Yb7HwN2cLp9GfUj4Ea6Sd5Ri0Oo1Xt+Vn/Mk8Bz3Cy7Qw2Pe6Lh9Ag';
 
-const PRODUCTION = {
-  NODE_ENV: 'production',
-  DATABASE_URL: 'postgres://db/tally',
-  PUBLIC_URL: 'https://billing.example.com',
-  JWT_SECRET: PRODUCTION_SECRET,
-  PAYMENT_PROVIDER: 'paddle',
+/** Paddle's sandbox key set, complete. */
+const PADDLE_SANDBOX_KEYS = {
   PADDLE_TEST_API_KEY: 'k',
   PADDLE_TEST_WEBHOOK_SECRET: 's',
   PADDLE_TEST_PRICE_CREDITS_100: 'pri_aaaaaaaa',
   PADDLE_TEST_PRICE_CREDITS_1000: 'pri_bbbbbbbb',
   PADDLE_TEST_PRICE_PLAN_MONTHLY: 'pri_cccccccc',
 };
+
+/** Paddle's live key set, complete. */
+const PADDLE_LIVE_KEYS = {
+  PADDLE_PROD_API_KEY: 'k',
+  PADDLE_PROD_WEBHOOK_SECRET: 's',
+  PADDLE_PROD_PRICE_CREDITS_100: 'pri_aaaaaaaa',
+  PADDLE_PROD_PRICE_CREDITS_1000: 'pri_bbbbbbbb',
+  PADDLE_PROD_PRICE_PLAN_MONTHLY: 'pri_cccccccc',
+};
+
+const PRODUCTION = {
+  NODE_ENV: 'production',
+  DATABASE_URL: 'postgres://db/tally',
+  PUBLIC_URL: 'https://billing.example.com',
+  JWT_SECRET: PRODUCTION_SECRET,
+  PAYMENT_PROVIDER: 'paddle',
+  PAYMENT_ENV: 'production',
+  ...PADDLE_LIVE_KEYS,
+};
+
+/** Outside production, on Paddle's sandbox. */
+const SANDBOX = { PAYMENT_PROVIDER: 'paddle', PAYMENT_ENV: 'test', ...PADDLE_SANDBOX_KEYS };
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -71,11 +89,12 @@ describe('configuration', () => {
       PUBLIC_URL: 'https://billing.example.com',
       JWT_SECRET: own,
       PAYMENT_PROVIDER: 'paddle',
-      PADDLE_TEST_API_KEY: 'pdl_test_key',
-      PADDLE_TEST_WEBHOOK_SECRET: 'pdl_ntfset_secret',
-      PADDLE_TEST_PRICE_CREDITS_100: 'pri_01credits100',
-      PADDLE_TEST_PRICE_CREDITS_1000: 'pri_01credits1000',
-      PADDLE_TEST_PRICE_PLAN_MONTHLY: 'pri_01planmonthly',
+      PAYMENT_ENV: 'production',
+      PADDLE_PROD_API_KEY: 'pdl_live_apikey_key',
+      PADDLE_PROD_WEBHOOK_SECRET: 'pdl_ntfset_secret',
+      PADDLE_PROD_PRICE_CREDITS_100: 'pri_01credits100',
+      PADDLE_PROD_PRICE_CREDITS_1000: 'pri_01credits1000',
+      PADDLE_PROD_PRICE_PLAN_MONTHLY: 'pri_01planmonthly',
     };
     expect(loadConfig(production).devTokens).toBe(false);
     expect(() => loadConfig({ ...production, DEV_TOKENS: 'true' })).toThrow(
@@ -207,11 +226,8 @@ describe('configuration', () => {
         JWT_SECRET: DEV_JWT_SECRET,
         MOCK_WEBHOOK_SECRET: DEV_MOCK_WEBHOOK_SECRET,
         PAYMENT_PROVIDER: 'paddle',
-        PADDLE_TEST_API_KEY: 'k',
-        PADDLE_TEST_WEBHOOK_SECRET: 's',
-        PADDLE_TEST_PRICE_CREDITS_100: 'pri_aaaaaaaa',
-        PADDLE_TEST_PRICE_CREDITS_1000: 'pri_bbbbbbbb',
-        PADDLE_TEST_PRICE_PLAN_MONTHLY: 'pri_cccccccc',
+        PAYMENT_ENV: 'production',
+        ...PADDLE_LIVE_KEYS,
       });
       expect(problems).toEqual([
         'JWT_SECRET is a development secret and is refused in production',
@@ -242,6 +258,109 @@ describe('configuration', () => {
       const config = loadConfig(PRODUCTION);
       expect(config.isProduction).toBe(true);
       expect(config.jwt.usingDevSecret).toBe(false);
+    });
+  });
+
+  describe("Paddle's environments", () => {
+    const SANDBOX_IN_PRODUCTION =
+      "PAYMENT_ENV=test is refused in production (Paddle's sandbox takes no real money): set PAYMENT_ENV=production, or PAYMENT_ENV_TEST_IN_PRODUCTION=true for a staging deployment on the sandbox";
+    const STAGING = { ...PRODUCTION, PAYMENT_ENV: 'test', ...PADDLE_SANDBOX_KEYS };
+
+    it('refuses the sandbox in production unless a staging deployment asks for it', () => {
+      expect(problemsOf(STAGING)).toEqual([SANDBOX_IN_PRODUCTION]);
+      // PAYMENT_ENV defaults to test: production must say which.
+      const { PAYMENT_ENV: _named, ...unnamed } = STAGING;
+      expect(problemsOf(unnamed)).toEqual([SANDBOX_IN_PRODUCTION]);
+      expect(problemsOf({ ...STAGING, PAYMENT_ENV_TEST_IN_PRODUCTION: 'false' })).toEqual([
+        SANDBOX_IN_PRODUCTION,
+      ]);
+      const staging = loadConfig({ ...STAGING, PAYMENT_ENV_TEST_IN_PRODUCTION: 'true' });
+      expect(staging).toMatchObject({ isProduction: true, paymentEnv: 'test' });
+      expect(staging.paddle?.apiUrl).toBe('https://sandbox-api.paddle.com');
+      // Outside production the sandbox needs nothing more.
+      expect(loadConfig(SANDBOX).paymentEnv).toBe('test');
+      expect(problemsOf({ PAYMENT_ENV_TEST_IN_PRODUCTION: 'maybe' })).toEqual([
+        'PAYMENT_ENV_TEST_IN_PRODUCTION must be true or false',
+      ]);
+    });
+
+    it('only asks with Paddle: the mock is refused in production anyway', () => {
+      const { PAYMENT_PROVIDER: _paddle, ...mock } = STAGING;
+      expect(problemsOf(mock)).toEqual([
+        'PAYMENT_PROVIDER=mock is refused in production: set PAYMENT_PROVIDER=paddle',
+      ]);
+    });
+
+    it("takes a client token only of PAYMENT_ENV's environment", () => {
+      const sandboxToken = 'test_0123456789abcdef0123456';
+      const liveToken = 'live_7d279f61a3499fed520f7cd';
+      expect(
+        loadConfig({ ...SANDBOX, PADDLE_TEST_CLIENT_TOKEN: sandboxToken }).paddle,
+      ).toMatchObject({ clientToken: sandboxToken });
+      expect(problemsOf({ ...SANDBOX, PADDLE_TEST_CLIENT_TOKEN: liveToken })).toEqual([
+        'PADDLE_TEST_CLIENT_TOKEN is a live client-side token (live_…): PAYMENT_ENV=test needs a sandbox one (test_…)',
+      ]);
+      expect(
+        loadConfig({ ...PRODUCTION, PADDLE_PROD_CLIENT_TOKEN: liveToken }).paddle,
+      ).toMatchObject({ clientToken: liveToken });
+      expect(problemsOf({ ...PRODUCTION, PADDLE_PROD_CLIENT_TOKEN: sandboxToken })).toEqual([
+        'PADDLE_PROD_CLIENT_TOKEN is a sandbox client-side token (test_…): PAYMENT_ENV=production needs a live one (live_…)',
+      ]);
+      expect(
+        problemsOf({ ...PRODUCTION, PADDLE_PROD_CLIENT_TOKEN: 'ctkn_01gtgztp8f4kek3y' }),
+      ).toEqual([
+        'PADDLE_PROD_CLIENT_TOKEN is not a Paddle client-side token (live_… or test_…): PAYMENT_ENV=production needs a live one (live_…)',
+      ]);
+      // The other key set is not in use, so not read.
+      expect(loadConfig({ ...PRODUCTION, PADDLE_TEST_CLIENT_TOKEN: liveToken }).isProduction).toBe(
+        true,
+      );
+    });
+
+    it('refuses an API key of the other environment, and takes a legacy key as it is', () => {
+      const sandboxKey = 'pdl_sdbx_apikey_01gtgztp8f4kek3yd4g1wrksa3_q6TGTJyvoIz7LDtXT65bX7_AQO';
+      const liveKey = 'pdl_live_apikey_01gtgztp8f4kek3yd4g1wrksa3_q6TGTJyvoIz7LDtXT65bX7_AQO';
+      const legacyKey = 'a1b2c3d4e5'.repeat(5);
+      expect(loadConfig({ ...SANDBOX, PADDLE_TEST_API_KEY: sandboxKey }).paddle?.apiKey).toBe(
+        sandboxKey,
+      );
+      expect(problemsOf({ ...SANDBOX, PADDLE_TEST_API_KEY: liveKey })).toEqual([
+        'PADDLE_TEST_API_KEY is a live API key (pdl_live_…): PAYMENT_ENV=test needs a sandbox one (pdl_sdbx_…, or a legacy key)',
+      ]);
+      expect(loadConfig({ ...PRODUCTION, PADDLE_PROD_API_KEY: liveKey }).paddle?.apiKey).toBe(
+        liveKey,
+      );
+      expect(problemsOf({ ...PRODUCTION, PADDLE_PROD_API_KEY: sandboxKey })).toEqual([
+        'PADDLE_PROD_API_KEY is a sandbox API key (pdl_sdbx_…): PAYMENT_ENV=production needs a live one (pdl_live_…, or a legacy key)',
+      ]);
+      for (const env of [SANDBOX, { ...PRODUCTION, PADDLE_PROD_API_KEY: legacyKey }]) {
+        const legacy = { ...env, PADDLE_TEST_API_KEY: legacyKey };
+        expect(loadConfig(legacy).paddle?.apiKey).toBe(legacyKey);
+      }
+    });
+
+    it('never prints the token or the key it refuses', () => {
+      const liveToken = 'live_7d279f61a3499fed520f7cd';
+      const liveKey = 'pdl_live_apikey_01gtgztp8f4kek3yd4g1wrksa3_q6TGTJyvoIz7LDtXT65bX7_AQO';
+      const message = (() => {
+        try {
+          loadConfig({
+            ...SANDBOX,
+            PADDLE_TEST_CLIENT_TOKEN: liveToken,
+            PADDLE_TEST_API_KEY: liveKey,
+          });
+        } catch (error) {
+          return (error as Error).message;
+        }
+        throw new Error('expected a ConfigError');
+      })();
+      expect(message).toMatch(/PADDLE_TEST_CLIENT_TOKEN/);
+      expect(message).toMatch(/PADDLE_TEST_API_KEY/);
+      for (const secret of [liveToken, liveKey]) {
+        expect(message).not.toContain(secret);
+        expect(message).not.toContain(secret.slice(-4));
+        expect(message).not.toContain(secret.slice(5, 15));
+      }
     });
   });
 
