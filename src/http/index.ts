@@ -2,4 +2,4 @@ export { createHttpApp, MAX_BODY_BYTES, type HttpAppOptions } from './app';
 export { originAllowed, type OriginPolicy } from './cors';
 export { DEV_TOKEN_SECONDS } from './dev-token';
 export { clientAddressResolver } from './client-address';
-export { webhookMetricLabels, webhookResponse, type PaymentRouteHooks } from './payment-routes';
+export { webhookMetricLabels, type PaymentRouteHooks } from './payment-routes';

@@ -54,7 +54,7 @@ export interface PaymentRouteHooks {
 }
 
 /** A webhook outcome as an HTTP answer: status, JSON body, and Retry-After when asked. */
-export function webhookResponse(outcome: WebhookOutcome): {
+function webhookResponse(outcome: WebhookOutcome): {
   status: number;
   body: Record<string, unknown>;
   retryAfterSeconds?: number;
